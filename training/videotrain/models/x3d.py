@@ -1,0 +1,391 @@
+"""X3D (Feichtenhofer, "X3D: Expanding Architectures for Efficient Video
+Recognition", arXiv:2004.04730), rebuilt without PyTorchVideo.
+
+The module tree mirrors pytorchvideo.models.x3d.create_x3d exactly, so a
+state_dict from PyTorchVideo's model zoo loads into it with strict=True and a
+checkpoint trained here loads into PyTorchVideo. Parameter names that follow:
+
+    blocks.0.conv.conv_t     spatial 1×k×k conv (PyTorchVideo swaps the names:
+    blocks.0.conv.conv_xy    conv_t is spatial, conv_xy the depthwise temporal)
+    blocks.0.norm
+    blocks.{1..4}.res_blocks.{i}.branch1_conv / branch1_norm   (shortcut)
+    blocks.{1..4}.res_blocks.{i}.branch2.conv_a / norm_a / conv_b / conv_c / norm_c
+    blocks.{1..4}.res_blocks.{i}.branch2.norm_b.0             (BatchNorm)
+    blocks.{1..4}.res_blocks.{i}.branch2.norm_b.1.block.{0,2} (SE convs; Identity
+                                                               on odd blocks)
+    blocks.5.pool.pre_conv / pre_norm / post_conv (/ post_norm with bn_lin5_on)
+    blocks.5.proj
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+
+class Swish(nn.Module):
+    """x·sigmoid(x), written out so ONNX export emits plain Sigmoid + Mul.
+
+    PyTorchVideo uses a custom autograd.Function here, which is what makes its
+    X3D fail to export; the math is the same.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(x)
+
+
+def round_width(width: float, multiplier: float, min_width: int = 8, divisor: int = 8) -> int:
+    """PyTorchVideo's channel rounding: nearest multiple of `divisor`, never
+    more than 10% below the exact value."""
+    if not multiplier:
+        return int(width)
+    width *= multiplier
+    out = max(min_width, int(width + divisor / 2) // divisor * divisor)
+    if out < 0.9 * width:
+        out += divisor
+    return int(out)
+
+
+def round_repeats(repeats: int, multiplier: float) -> int:
+    if not multiplier:
+        return repeats
+    return int(math.ceil(multiplier * repeats))
+
+
+class SqueezeExcitation(nn.Module):
+    """fvcore's 3D SE block (the names `block.0` / `block.2` are its own)."""
+
+    def __init__(self, num_channels: int, num_channels_reduced: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv3d(num_channels, num_channels_reduced, kernel_size=1, bias=True),
+            nn.ReLU(),
+            nn.Conv3d(num_channels_reduced, num_channels, kernel_size=1, bias=True),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.block(x.mean(dim=(2, 3, 4), keepdim=True))
+
+
+class Conv2plus1d(nn.Module):
+    def __init__(self, conv_t: nn.Module, conv_xy: nn.Module) -> None:
+        super().__init__()
+        self.conv_t = conv_t
+        self.conv_xy = conv_xy
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_xy(self.conv_t(x))
+
+
+class ResNetBasicStem(nn.Module):
+    def __init__(self, conv: nn.Module, norm: nn.Module | None, activation: nn.Module | None) -> None:
+        super().__init__()
+        self.conv = conv
+        self.norm = norm
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x)
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+
+class BottleneckBlock(nn.Module):
+    def __init__(self, **layers: nn.Module | None) -> None:
+        super().__init__()
+        # Registration order = PyTorchVideo's, so state_dict key order matches too.
+        for name in ("conv_a", "norm_a", "act_a", "conv_b", "norm_b", "act_b", "conv_c", "norm_c"):
+            setattr(self, name, layers[name])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in ("conv_a", "norm_a", "act_a", "conv_b", "norm_b", "act_b", "conv_c", "norm_c"):
+            layer = getattr(self, name)
+            if layer is not None:
+                x = layer(x)
+        return x
+
+
+class ResBlock(nn.Module):
+    def __init__(
+        self,
+        branch1_conv: nn.Module | None,
+        branch1_norm: nn.Module | None,
+        branch2: nn.Module,
+        activation: nn.Module | None,
+    ) -> None:
+        super().__init__()
+        self.branch1_conv = branch1_conv
+        self.branch1_norm = branch1_norm
+        self.branch2 = branch2
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x
+        if self.branch1_conv is not None:
+            shortcut = self.branch1_conv(x)
+            if self.branch1_norm is not None:
+                shortcut = self.branch1_norm(shortcut)
+        x = shortcut + self.branch2(x)
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+
+class ResStage(nn.Module):
+    def __init__(self, res_blocks: nn.ModuleList) -> None:
+        super().__init__()
+        self.res_blocks = res_blocks
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.res_blocks:
+            x = block(x)
+        return x
+
+
+class ProjectedPool(nn.Module):
+    def __init__(self, **layers: nn.Module | None) -> None:
+        super().__init__()
+        for name in ("pre_conv", "pre_norm", "pre_act", "pool", "post_conv", "post_norm", "post_act"):
+            setattr(self, name, layers[name])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in ("pre_conv", "pre_norm", "pre_act", "pool", "post_conv", "post_norm", "post_act"):
+            layer = getattr(self, name)
+            if layer is not None:
+                x = layer(x)
+        return x
+
+
+class ResNetBasicHead(nn.Module):
+    def __init__(
+        self,
+        pool: nn.Module,
+        dropout: nn.Module | None,
+        proj: nn.Linear,
+        activation: nn.Module | None,
+        output_pool: nn.Module | None,
+    ) -> None:
+        super().__init__()
+        self.pool = pool
+        self.dropout = dropout
+        self.proj = proj
+        self.activation = activation
+        self.output_pool = output_pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(x)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        # The Linear acts on channels at every remaining (t, h, w) position.
+        x = self.proj(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
+        if self.activation is not None:
+            x = self.activation(x)
+        if self.output_pool is not None:
+            x = self.output_pool(x).flatten(1)
+        return x
+
+
+class Net(nn.Module):
+    def __init__(self, blocks: nn.ModuleList) -> None:
+        super().__init__()
+        self.blocks = blocks
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+def _norm(norm: Callable | None, dim: int, eps: float, momentum: float) -> nn.Module | None:
+    return None if norm is None else norm(num_features=dim, eps=eps, momentum=momentum)
+
+
+def _act(activation: Callable | None) -> nn.Module | None:
+    return None if activation is None else activation()
+
+
+def _bottleneck(
+    *, dim_in, dim_inner, dim_out, kernel, stride, norm, eps, momentum, se_ratio, activation, inner_act
+) -> BottleneckBlock:
+    se = SqueezeExcitation(dim_inner, round_width(dim_inner, se_ratio)) if se_ratio > 0 else nn.Identity()
+    bn_b = _norm(norm, dim_inner, eps, momentum)
+    return BottleneckBlock(
+        conv_a=nn.Conv3d(dim_in, dim_inner, kernel_size=1, bias=False),
+        norm_a=_norm(norm, dim_inner, eps, momentum),
+        act_a=_act(activation),
+        # Channelwise (depthwise) 3D conv: X3D's main spatiotemporal operator.
+        conv_b=nn.Conv3d(
+            dim_inner,
+            dim_inner,
+            kernel_size=tuple(kernel),
+            stride=tuple(stride),
+            padding=tuple(k // 2 for k in kernel),
+            groups=dim_inner,
+            bias=False,
+        ),
+        norm_b=nn.Sequential(nn.Identity() if bn_b is None else bn_b, se),
+        act_b=_act(inner_act),
+        conv_c=nn.Conv3d(dim_inner, dim_out, kernel_size=1, bias=False),
+        norm_c=_norm(norm, dim_out, eps, momentum),
+    )
+
+
+def create_x3d(
+    *,
+    input_channel: int = 3,
+    input_clip_length: int = 13,
+    input_crop_size: int = 160,
+    model_num_class: int = 400,
+    dropout_rate: float = 0.5,
+    width_factor: float = 2.0,
+    depth_factor: float = 2.2,
+    norm: Callable | None = nn.BatchNorm3d,
+    norm_eps: float = 1e-5,
+    norm_momentum: float = 0.1,
+    activation: Callable | None = nn.ReLU,
+    stem_dim_in: int = 12,
+    stem_conv_kernel_size: Sequence[int] = (5, 3, 3),
+    stem_conv_stride: Sequence[int] = (1, 2, 2),
+    stage_conv_kernel_size: Sequence[Sequence[int]] = ((3, 3, 3),) * 4,
+    stage_spatial_stride: Sequence[int] = (2, 2, 2, 2),
+    stage_temporal_stride: Sequence[int] = (1, 1, 1, 1),
+    bottleneck_factor: float = 2.25,
+    se_ratio: float = 0.0625,
+    inner_act: Callable | None = Swish,
+    head_dim_out: int = 2048,
+    head_pool_act: Callable | None = nn.ReLU,
+    head_bn_lin5_on: bool = False,
+    head_activation: Callable | None = nn.Softmax,
+    head_output_with_global_average: bool = True,
+) -> Net:
+    """X3D with PyTorchVideo's signature, defaults (X3D-S) and parameter names.
+
+    head_activation defaults to Softmax as in PyTorchVideo; pass None to get
+    logits (what training with cross-entropy and the exported graph need).
+    """
+    kt, kh, kw = stem_conv_kernel_size
+    st, sh, sw = stem_conv_stride
+    stem_dim_out = round_width(stem_dim_in, width_factor)
+    blocks: list[nn.Module] = [
+        ResNetBasicStem(
+            conv=Conv2plus1d(
+                conv_t=nn.Conv3d(
+                    input_channel, stem_dim_out, kernel_size=(1, kh, kw), stride=(1, sh, sw),
+                    padding=(0, kh // 2, kw // 2), bias=False,
+                ),
+                conv_xy=nn.Conv3d(
+                    stem_dim_out, stem_dim_out, kernel_size=(kt, 1, 1), stride=(st, 1, 1),
+                    padding=(kt // 2, 0, 0), groups=stem_dim_out, bias=False,
+                ),
+            ),
+            norm=_norm(norm, stem_dim_out, norm_eps, norm_momentum),
+            activation=_act(activation),
+        )
+    ]
+
+    stage_depths = (1, 2, 5, 3)
+    stage_dims = [stem_dim_in]
+    for _ in range(3):
+        stage_dims.append(round_width(stage_dims[-1], 2.0))
+
+    dim_in = stem_dim_out
+    for idx, base_depth in enumerate(stage_depths):
+        dim_out = round_width(stage_dims[idx], width_factor)
+        dim_inner = int(bottleneck_factor * dim_out)
+        stride = (stage_temporal_stride[idx], stage_spatial_stride[idx], stage_spatial_stride[idx])
+        res_blocks = []
+        for i in range(round_repeats(base_depth, depth_factor)):
+            block_in = dim_in if i == 0 else dim_out
+            block_stride = stride if i == 0 else (1, 1, 1)
+            needs_proj = block_in != dim_out or math.prod(block_stride) > 1
+            res_blocks.append(
+                ResBlock(
+                    branch1_conv=(
+                        nn.Conv3d(block_in, dim_out, kernel_size=1, stride=block_stride, bias=False)
+                        if needs_proj
+                        else None
+                    ),
+                    # PyTorchVideo builds the shortcut BN with default eps/momentum.
+                    branch1_norm=norm(num_features=dim_out) if norm is not None and block_in != dim_out else None,
+                    branch2=_bottleneck(
+                        dim_in=block_in, dim_inner=dim_inner, dim_out=dim_out,
+                        kernel=stage_conv_kernel_size[idx], stride=block_stride,
+                        norm=norm, eps=norm_eps, momentum=norm_momentum,
+                        # SE on every other block, starting with the first.
+                        se_ratio=se_ratio if i % 2 == 0 else 0.0,
+                        activation=activation, inner_act=inner_act,
+                    ),
+                    activation=_act(activation),
+                )
+            )
+        blocks.append(ResStage(nn.ModuleList(res_blocks)))
+        dim_in = dim_out
+
+    total_spatial = sh * math.prod(stage_spatial_stride)
+    total_temporal = st * math.prod(stage_temporal_stride)
+    if input_clip_length < total_temporal:
+        raise ValueError(f"input_clip_length {input_clip_length} is below the temporal stride {total_temporal}")
+    if input_crop_size < total_spatial:
+        raise ValueError(f"input_crop_size {input_crop_size} is below the spatial stride {total_spatial}")
+    # A fixed-size pool, as in PyTorchVideo: it covers the whole final feature
+    # map for the training input size, so the model is tied to T×H×W.
+    pool_kernel = (
+        input_clip_length // total_temporal,
+        math.ceil(input_crop_size / total_spatial),
+        math.ceil(input_crop_size / total_spatial),
+    )
+    if head_activation is None:
+        head_act = None
+    elif head_activation is nn.Softmax:
+        head_act = nn.Softmax(dim=1)
+    elif head_activation is nn.Sigmoid:
+        head_act = nn.Sigmoid()
+    else:
+        raise ValueError(f"head_activation must be None, nn.Softmax or nn.Sigmoid, got {head_activation!r}")
+    blocks.append(
+        ResNetBasicHead(
+            pool=ProjectedPool(
+                pre_conv=nn.Conv3d(dim_out, dim_inner, kernel_size=1, bias=False),
+                pre_norm=_norm(norm, dim_inner, norm_eps, norm_momentum),
+                pre_act=_act(head_pool_act),
+                pool=nn.AvgPool3d(pool_kernel, stride=1),
+                post_conv=nn.Conv3d(dim_inner, head_dim_out, kernel_size=1, bias=False),
+                post_norm=_norm(norm, head_dim_out, norm_eps, norm_momentum) if head_bn_lin5_on else None,
+                post_act=_act(head_pool_act),
+            ),
+            dropout=nn.Dropout(dropout_rate) if dropout_rate > 0 else None,
+            proj=nn.Linear(head_dim_out, model_num_class, bias=True),
+            activation=head_act,
+            output_pool=nn.AdaptiveAvgPool3d(1) if head_output_with_global_average else None,
+        )
+    )
+    net = Net(nn.ModuleList(blocks))
+    _init_weights(net)
+    return net
+
+
+def _init_weights(net: Net) -> None:
+    """PyTorchVideo's init (MSRA fan-out convs, N(0, 0.01) linear), plus
+    zero-init of each residual branch's last BN as in the SlowFast X3D configs:
+    every block starts as identity, which trains faster from scratch."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm3d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.01)
+            nn.init.zeros_(m.bias)
+    for m in net.modules():
+        if isinstance(m, BottleneckBlock) and isinstance(m.norm_c, nn.BatchNorm3d):
+            nn.init.zeros_(m.norm_c.weight)
