@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the project needs on this machine, once: npm packages, ffmpeg
+# (Debian), and the Python environment. Sourced by start.sh and test.sh so the
+# README's commands work on a fresh clone; .ci/run calls it too.
+# EDGEVID_SKIP_PYTHON=1 skips the Python environment (serving needs none).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if [ ! -d "$root/node_modules/.bin" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
+  echo "deps: installing npm packages (npm ci)"
+  # onnxruntime-node's install step downloads CUDA files; there is no network for it.
+  (cd "$root" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund)
+fi
+
+if [ "${EDGEVID_SKIP_PYTHON:-0}" != 1 ]; then
+  if ! command -v ffmpeg >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "deps: installing ffmpeg (Debian)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+    else
+      echo "deps: ffmpeg is missing: install the Debian package 'ffmpeg' (sudo apt-get install ffmpeg)" >&2
+      exit 1
+    fi
+  fi
+  bash "$root/scripts/setup-python.sh"
+fi

@@ -1,0 +1,86 @@
+// `npm run train`: a thin front over the Python trainer. It finds the Python
+// environment (the project's .venv, or one the user names), checks torch and
+// the device, says plainly what is missing, and runs `videotrain` with the
+// terminal attached so its progress bars show. With no arguments it trains the
+// tiny preset on the synthetic dataset (generated on first use).
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+const USAGE = `usage: npm run train -- [--python PATH] [videotrain train options]
+
+  With no options: generates the synthetic dataset in data/synthetic (once) and
+  trains the tiny X3D preset into runs/<timestamp>.
+  Any other options go to \`videotrain train\`, e.g.
+    npm run train -- --data data/synthetic --arch x3d --preset tiny --epochs 12 --out runs/tiny
+    npm run train -- make-dataset --out data/synthetic      (other videotrain commands too)
+  --python PATH   the interpreter to use (default: .venv/bin/python, made by npm run setup:python;
+                  or the EDGEVID_PYTHON environment variable)`;
+
+function fail(message: string): never {
+  console.error(`train: ${message}`);
+  process.exit(1);
+}
+
+function findPython(args: string[]): { python: string; rest: string[] } {
+  const i = args.indexOf("--python");
+  if (i >= 0) {
+    const python = args[i + 1];
+    if (!python) fail("--python needs a path to a Python interpreter");
+    return { python, rest: [...args.slice(0, i), ...args.slice(i + 2)] };
+  }
+  const fromEnv = process.env.EDGEVID_PYTHON;
+  if (fromEnv) return { python: fromEnv, rest: args };
+  const venv = join(root, ".venv", "bin", "python");
+  if (!existsSync(venv)) {
+    fail(`no Python environment at ${venv}.\n  Create it with: npm run setup:python\n  or name an interpreter that has torch and videotrain: npm run train -- --python /path/to/python`);
+  }
+  return { python: venv, rest: args };
+}
+
+function run(python: string, args: string[]): number {
+  const r = spawnSync(python, ["-m", "videotrain", ...args], { stdio: "inherit", cwd: root });
+  if (r.error) fail(`could not run ${python}: ${r.error.message}`);
+  return r.status ?? 1;
+}
+
+function main(argv: string[]): void {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(USAGE);
+    return;
+  }
+  const { python, rest } = findPython(argv);
+  // `videotrain check` prints torch, device and what is missing; it exits 1 when training cannot run.
+  const check = spawnSync(python, ["-m", "videotrain", "check"], { cwd: root, encoding: "utf8" });
+  if (check.error) fail(`could not run ${python}: ${check.error.message}`);
+  if (check.status !== 0) {
+    const why = `${check.stdout ?? ""}${check.stderr ?? ""}`.trim();
+    const missingPackage = /No module named '?videotrain/.test(why);
+    fail(
+      missingPackage
+        ? `${python} does not have the videotrain package. Run: npm run setup:python (or pip install -e training)`
+        : `${python} cannot train:\n${why}`,
+    );
+  }
+  process.stdout.write(check.stdout);
+
+  let args = rest;
+  const commands = ["train", "make-dataset", "evaluate", "check", "frames"];
+  if (args.length === 0) {
+    const data = join(root, "data", "synthetic");
+    if (!existsSync(join(data, "train.txt"))) {
+      const code = run(python, ["make-dataset", "--out", data]);
+      if (code !== 0) process.exit(code);
+    }
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+    args = ["train", "--data", data, "--arch", "x3d", "--preset", "tiny", "--out", join(root, "runs", stamp)];
+  } else if (!commands.includes(args[0])) {
+    args = ["train", ...args];
+  }
+  process.exit(run(python, args));
+}
+
+main(process.argv.slice(2));
