@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 class Swish(nn.Module):
@@ -68,7 +69,9 @@ class SqueezeExcitation(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.block(x.mean(dim=(2, 3, 4), keepdim=True))
+        # Global average pool rather than mean(): exports as GlobalAveragePool,
+        # which needs no axes input (ReduceMean changed form in opset 18).
+        return x * self.block(F.adaptive_avg_pool3d(x, 1))
 
 
 class Conv2plus1d(nn.Module):
