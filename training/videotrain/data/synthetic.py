@@ -1,0 +1,359 @@
+"""Synthetic motion dataset: 8 classes that can only be told apart over time.
+
+Each clip shows textured objects on a textured background, all moving the
+way the class says (translate, zoom, rotate), with per-frame camera jitter.
+Any single frame is compatible with every class; only the motion between
+frames gives the label. Frames are rendered with numpy/cv2 and encoded by
+Debian's ffmpeg (libx264) into real H.264 MP4 files with varied GOPs, sizes,
+frame rates and profiles, so that the decoding and keyframe paths of training
+and serving are exercised on the same kind of files.
+
+Usage: python -m videotrain.data.synthetic --out DIR --train-per-class 40 --val-per-class 10
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+CLASSES = [
+    "move_left",
+    "move_right",
+    "move_up",
+    "move_down",
+    "zoom_in",
+    "zoom_out",
+    "rotate_cw",
+    "rotate_ccw",
+]
+# A horizontal flip turns left into right and clockwise into counter-clockwise:
+# label i of a flipped clip is HFLIP_LABEL_PERMUTATION[i].
+HFLIP_LABEL_PERMUTATION = [1, 0, 2, 3, 4, 5, 7, 6]
+
+DATASET_NAME = "synthetic-motion"
+SPLITS = ("train", "val")
+
+# Generation parameters (also recorded in dataset.json).
+SIZES = [(96, 72), (128, 96), (160, 120), (176, 144), (192, 144), (256, 192), (128, 128), (96, 128)]
+FRAME_RATES = [15, 24, 25, 30]
+GOPS = [4, 8, 15, 30]
+DURATION_RANGE = (2.0, 4.0)  # seconds
+BASELINE_FRACTION = 0.25  # the rest is High profile with B-frames
+FASTSTART_FRACTION = 0.5  # moov before mdat; the rest has moov at the end
+MAX_JITTER = 2  # pixels of whole-frame camera shake
+PRESET = "veryfast"
+SPRITE = 96  # object texture/mask resolution before the affine transform
+
+
+class FFmpegNotFoundError(RuntimeError):
+    pass
+
+
+def ffmpeg_path() -> str:
+    path = shutil.which("ffmpeg")
+    if path is None:
+        raise FFmpegNotFoundError(
+            "ffmpeg was not found on PATH; the synthetic dataset is encoded with it. "
+            "Install Debian's ffmpeg package: apt-get update && apt-get install -y ffmpeg"
+        )
+    return path
+
+
+def clip_spec(seed: int, split: str, label: int, index: int) -> dict:
+    """Everything that defines one clip, drawn from an RNG keyed by (seed, split, label, index)."""
+    rng = np.random.default_rng([seed, SPLITS.index(split), label, index])
+    width, height = SIZES[rng.integers(len(SIZES))]
+    fps = int(rng.choice(FRAME_RATES))
+    duration = rng.uniform(*DURATION_RANGE)
+    baseline = bool(rng.random() < BASELINE_FRACTION)
+    return {
+        "path": f"videos/{CLASSES[label]}/{split}_{index:05d}.mp4",
+        "label": label,
+        "split": split,
+        "width": int(width),
+        "height": int(height),
+        "fps": fps,
+        "frames": int(round(duration * fps)),
+        "gop": int(rng.choice(GOPS)),
+        "profile": "baseline" if baseline else "high",
+        "faststart": bool(rng.random() < FASTSTART_FRACTION),
+        "renderSeed": int(rng.integers(2**63)),
+    }
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _two_colors(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    # Redraw until the two colours differ visibly, so every texture has contrast.
+    while True:
+        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        if np.linalg.norm(a - b) > 90:
+            return a.astype(np.float32), b.astype(np.float32)
+
+
+def _smooth_noise(rng: np.random.Generator, h: int, w: int, scale: float) -> np.ndarray:
+    cell = int(rng.integers(4, 17) * scale)
+    grid = rng.random((max(2, h // cell), max(2, w // cell))).astype(np.float32)
+    t = cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
+    return (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+
+
+def _pattern(rng: np.random.Generator, h: int, w: int, kind: str, scale: float) -> np.ndarray:
+    """A [0, 1] float map of the given kind: smooth noise, stripes or checker; `scale` multiplies its feature size."""
+    if kind == "noise":
+        return _smooth_noise(rng, h, w, scale)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == "stripes":
+        angle = rng.uniform(0, math.pi)
+        period = rng.uniform(5, 20) * scale
+        t = 0.5 + 0.5 * np.sin(2 * math.pi * (x * math.cos(angle) + y * math.sin(angle)) / period + rng.uniform(0, 6.3))
+        return t.astype(np.float32)
+    cell = int(rng.integers(4, 15) * scale)
+    ox, oy = rng.integers(0, cell, 2)
+    return (((x.astype(np.int32) + ox) // cell + (y.astype(np.int32) + oy) // cell) % 2).astype(np.float32)
+
+
+def _texture(rng: np.random.Generator, h: int, w: int, scale: float = 1.0) -> np.ndarray:
+    kind = str(rng.choice(["noise", "stripes", "checker"]))
+    t = _pattern(rng, h, w, kind, scale)
+    if kind != "noise":
+        # Mixing in noise breaks the symmetries of stripes and checkers, which
+        # would otherwise make a rotation by 90°/180° look like no rotation.
+        t = 0.6 * t + 0.4 * _smooth_noise(rng, h, w, scale)
+    a, b = _two_colors(rng)
+    return a * (1 - t[..., None]) + b * t[..., None]
+
+
+def _shape_mask(rng: np.random.Generator) -> np.ndarray:
+    """Anti-aliased [0, 1] mask of a disc, square, triangle or ring, centred in the sprite."""
+    kind = str(rng.choice(["disc", "square", "triangle", "ring"]))
+    c = SPRITE / 2
+    r = SPRITE / 2 - 1
+    mask = np.zeros((SPRITE, SPRITE), np.float32)
+
+    def fx(v: float) -> int:  # 3 fractional bits (cv2's `shift` argument) for sub-pixel outlines
+        return int(round(v * 8))
+
+    if kind in ("disc", "ring"):
+        cv2.circle(mask, (fx(c), fx(c)), fx(r), 1.0, -1, cv2.LINE_AA, 3)
+        if kind == "ring":
+            cv2.circle(mask, (fx(c), fx(c)), fx(r * rng.uniform(0.35, 0.6)), 0.0, -1, cv2.LINE_AA, 3)
+    else:
+        n = 4 if kind == "square" else 3
+        phase = rng.uniform(0, 2 * math.pi)
+        pts = [(fx(c + r * math.cos(phase + 2 * math.pi * k / n)), fx(c + r * math.sin(phase + 2 * math.pi * k / n))) for k in range(n)]
+        cv2.fillPoly(mask, [np.array(pts, np.int32)], 1.0, cv2.LINE_AA, 3)
+    return mask
+
+
+def _object_track(rng: np.random.Generator, label: int, n: int, fps: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame centre (n, 2), diameter (n,) and angle (n, radians) of one object."""
+    f = np.arange(n) / max(n - 1, 1)  # progress through the clip, 0..1
+    short = min(w, h)
+    name = CLASSES[label]
+    angle = np.full(n, rng.uniform(0, 2 * math.pi))
+    if name.startswith("move_"):
+        size = np.full(n, short * rng.uniform(0.25, 0.45))
+        horizontal = name in ("move_left", "move_right")
+        extent, across = (w, h) if horizontal else (h, w)
+        travel = rng.uniform(0.3, 0.6) * extent
+        # Start anywhere that keeps the centre within 15–85% of the frame for the whole clip.
+        a0 = rng.uniform(0.15 * extent, 0.85 * extent - travel)
+        a = a0 + travel * f
+        if name in ("move_left", "move_up"):
+            a = extent - a
+        b = np.full(n, rng.uniform(0.3, 0.7) * across)
+        centre = np.stack([a, b], 1) if horizontal else np.stack([b, a], 1)
+    elif name.startswith("zoom_"):
+        small = short * rng.uniform(0.18, 0.3)
+        ratio = rng.uniform(1.7, 2.5)
+        size = small * ratio ** (f if name == "zoom_in" else 1 - f)
+        centre = np.tile(rng.uniform(0.3, 0.7, 2) * (w, h), (n, 1))
+    else:
+        size = np.full(n, short * rng.uniform(0.3, 0.5))
+        centre = np.tile(rng.uniform(0.3, 0.7, 2) * (w, h), (n, 1))
+        # At most 120°/s, so even 4 frames over 2 s step < 90° and the
+        # direction stays unambiguous. Positive angles are clockwise on screen
+        # because image y points down.
+        speed = math.radians(rng.uniform(45, 120))
+        angle = angle + (1 if name == "rotate_cw" else -1) * speed * np.arange(n) / fps
+    return centre, size, angle
+
+
+def render_clip(spec: dict) -> np.ndarray:
+    """The clip's frames, uint8 (T, H, W, 3) RGB; a pure function of `spec`."""
+    rng = np.random.default_rng(spec["renderSeed"])
+    w, h, n, label = spec["width"], spec["height"], spec["frames"], spec["label"]
+    m = MAX_JITTER
+    wc, hc = w + 2 * m, h + 2 * m  # canvas with room for the camera jitter
+    background = _texture(rng, hc, wc)
+    objects = []
+    for _ in range(int(rng.integers(1, 3))):
+        mask = _shape_mask(rng)
+        # Coarser texture on the sprite: it is shrunk 2-4x on screen and must still show rotation.
+        premultiplied = _texture(rng, SPRITE, SPRITE, scale=2.5) * mask[..., None]
+        objects.append((premultiplied, mask, _object_track(rng, label, n, spec["fps"], w, h)))
+    jitter_amp = int(rng.integers(0, m + 1))
+    jitter = rng.integers(-jitter_amp, jitter_amp + 1, (n, 2))
+    frames = np.empty((n, h, w, 3), np.uint8)
+    for i in range(n):
+        canvas = background.copy()
+        for premultiplied, mask, (centre, size, angle) in objects:
+            # Sprite pixel p maps to centre + s·R(θ)·(p − sprite centre), in canvas coordinates.
+            s = size[i] / SPRITE
+            cos, sin = s * math.cos(angle[i]), s * math.sin(angle[i])
+            cx, cy = centre[i] + m
+            c = SPRITE / 2
+            mat = np.array([[cos, -sin, cx - cos * c + sin * c], [sin, cos, cy - sin * c - cos * c]], np.float32)
+            fg = cv2.warpAffine(premultiplied, mat, (wc, hc), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            alpha = cv2.warpAffine(mask, mat, (wc, hc), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            canvas = canvas * (1 - alpha[..., None]) + fg
+        jx, jy = jitter[i]
+        frames[i] = np.clip(np.rint(canvas[m + jy : m + jy + h, m + jx : m + jx + w]), 0, 255)
+    return frames
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def encode_mp4(frames: np.ndarray, out_path: Path, *, fps: int, gop: int, profile: str, faststart: bool) -> None:
+    """Encodes uint8 (T, H, W, 3) RGB frames to H.264 MP4 with ffmpeg/libx264, a keyframe every `gop` frames."""
+    n, h, w, _ = frames.shape
+    cmd = [
+        ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
+        "-c:v", "libx264", "-preset", PRESET, "-profile:v", profile, "-pix_fmt", "yuv420p",
+        # Regular GOPs: an IDR exactly every `gop` frames, no scene-cut keyframes.
+        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+        # One thread and bitexact muxing make the file a function of the frames.
+        "-threads", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1",
+    ]
+    if faststart:
+        cmd += ["-movflags", "+faststart"]
+    # Write next to the target and rename, so an interrupted run leaves no half file.
+    tmp = out_path.with_name(out_path.name + ".part")
+    cmd += ["-f", "mp4", str(tmp)]
+    proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"{out_path}: ffmpeg failed (exit {proc.returncode}): {proc.stderr.decode(errors='replace').strip()[-2000:]}")
+    os.replace(tmp, out_path)
+
+
+def _make_clip(out_dir: str, spec: dict) -> str:
+    cv2.setNumThreads(1)  # one clip per worker process; cv2's own threads only oversubscribe
+    path = Path(out_dir) / spec["path"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encode_mp4(render_clip(spec), path, fps=spec["fps"], gop=spec["gop"], profile=spec["profile"], faststart=spec["faststart"])
+    return spec["path"]
+
+
+def _ffmpeg_version() -> str:
+    out = subprocess.run([ffmpeg_path(), "-hide_banner", "-version"], capture_output=True, text=True).stdout
+    return out.splitlines()[0] if out else "unknown"
+
+
+def generate_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    clips_per_class_train: int,
+    clips_per_class_val: int,
+    seed: int = 0,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict:
+    """Writes the dataset under out_dir and returns the content of its dataset.json."""
+    ffmpeg_path()  # fail before any work if ffmpeg is missing
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    per_class = {"train": clips_per_class_train, "val": clips_per_class_val}
+    specs = [clip_spec(seed, split, label, i) for split in SPLITS for label in range(len(CLASSES)) for i in range(per_class[split])]
+
+    started = time.perf_counter()
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(specs), desc="synthetic clips", unit="clip", disable=not progress)
+    if workers <= 1:
+        for spec in specs:
+            _make_clip(str(out), spec)
+            bar.update()
+    else:
+        # spawn, not fork: the caller may already hold threads (torch, cv2) that fork would copy mid-state.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for fut in as_completed([pool.submit(_make_clip, str(out), spec) for spec in specs]):
+                fut.result()
+                bar.update()
+    bar.close()
+    elapsed = time.perf_counter() - started
+
+    for split in SPLITS:
+        lines = [f"{s['path']} {s['label']}\n" for s in specs if s["split"] == split]
+        (out / f"{split}.txt").write_text("".join(lines))
+    (out / "labels.txt").write_text("".join(c + "\n" for c in CLASSES))
+    info = {
+        "name": DATASET_NAME,
+        "seed": seed,
+        "classes": CLASSES,
+        "counts": {split: len(CLASSES) * per_class[split] for split in SPLITS},
+        "countsPerClass": per_class,
+        "layout": {"videos": "videos/<class>/<split>_<nnnnn>.mp4", "lists": ["train.txt", "val.txt"], "labels": "labels.txt"},
+        "generator": {
+            "sizes": [list(s) for s in SIZES],
+            "frameRates": FRAME_RATES,
+            "gops": GOPS,
+            "durationRange": list(DURATION_RANGE),
+            "baselineFraction": BASELINE_FRACTION,
+            "faststartFraction": FASTSTART_FRACTION,
+            "maxJitter": MAX_JITTER,
+            "codec": "h264",
+            "encoder": f"libx264 -preset {PRESET}",
+            "ffmpeg": _ffmpeg_version(),
+            "hflipLabelPermutation": HFLIP_LABEL_PERMUTATION,
+        },
+        "clips": [{k: v for k, v in s.items() if k != "renderSeed"} for s in specs],
+    }
+    (out / "dataset.json").write_text(json.dumps(info, indent=1) + "\n")
+    if progress:
+        print(f"generated {len(specs)} clips in {elapsed:.1f} s ({len(specs) / max(elapsed, 1e-9):.1f} clips/s, {workers} workers) -> {out}")
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m videotrain.data.synthetic", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--train-per-class", type=int, default=40)
+    p.add_argument("--val-per-class", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    args = p.parse_args(argv)
+    try:
+        generate_dataset(
+            args.out,
+            clips_per_class_train=args.train_per_class,
+            clips_per_class_val=args.val_per_class,
+            seed=args.seed,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+    except (FFmpegNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
