@@ -1,11 +1,18 @@
+import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+const repo = fileURLToPath(new URL("..", import.meta.url));
+
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: "../wrangler.toml" } })],
+  plugins: [cloudflareTest({ wrangler: { configPath: `${repo}wrangler.toml` } })],
   test: {
     name: "worker",
-    include: ["test/**/*.test.ts"],
+    // The repository is the root, so node_modules lies inside it: files outside
+    // the root get /@fs/ paths that the pool's module fallback cannot load (the
+    // .wasm modules of onnxruntime-web and @jsquash).
+    root: repo,
+    include: ["worker/test/**/*.test.ts"],
     testTimeout: 60_000,
   },
 });
