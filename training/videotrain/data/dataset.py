@@ -70,10 +70,16 @@ class ClipDataset(Dataset):
         for path, label in items:
             try:
                 info = probe_video(path, backend)
+            except VideoReadError as e:
+                self._skip(str(path), e.reason)
+                continue
+            if plan["frameSelector"] == "keyframe" and not info.keyframes:
+                self._skip(str(path), "the plan selects keyframes but they are unknown (the OpenCV backend cannot read them; use PyAV)")
+                continue
+            try:
                 clips = sample_frames(_timeline(info), plan)
-            except (VideoReadError, SamplingError) as e:
-                reason = e.reason if isinstance(e, VideoReadError) else str(e)
-                self._skip(str(path), reason)
+            except SamplingError as e:
+                self._skip(str(path), str(e))
                 continue
             self.videos.append((str(path), int(label), info))
             if mode == "eval":

@@ -158,7 +158,7 @@ def _shape_mask(rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
-def _object_track(rng: np.random.Generator, label: int, n: int, fps: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def object_track(rng: np.random.Generator, label: int, n: int, fps: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame centre (n, 2), diameter (n,) and angle (n, radians) of one object."""
     f = np.arange(n) / max(n - 1, 1)  # progress through the clip, 0..1
     short = min(w, h)
@@ -185,11 +185,22 @@ def _object_track(rng: np.random.Generator, label: int, n: int, fps: int, w: int
         size = np.full(n, short * rng.uniform(0.3, 0.5))
         centre = np.tile(rng.uniform(0.3, 0.7, 2) * (w, h), (n, 1))
         # At most 120°/s, so even 4 frames over 2 s step < 90° and the
-        # direction stays unambiguous. Positive angles are clockwise on screen
-        # because image y points down.
+        # direction stays unambiguous. Growing angles turn clockwise (sprite_matrix).
         speed = math.radians(rng.uniform(45, 120))
         angle = angle + (1 if name == "rotate_cw" else -1) * speed * np.arange(n) / fps
     return centre, size, angle
+
+
+def sprite_matrix(centre: np.ndarray, size: float, angle: float) -> np.ndarray:
+    """Affine map (2×3, for cv2.warpAffine) of sprite pixel p to centre + (size/SPRITE)·R(angle)·(p − sprite centre).
+
+    Image y points down, so a growing angle turns the sprite clockwise on screen.
+    """
+    s = size / SPRITE
+    cos, sin = s * math.cos(angle), s * math.sin(angle)
+    c = SPRITE / 2
+    cx, cy = centre
+    return np.array([[cos, -sin, cx - cos * c + sin * c], [sin, cos, cy - sin * c - cos * c]], np.float32)
 
 
 def render_clip(spec: dict) -> np.ndarray:
@@ -204,19 +215,14 @@ def render_clip(spec: dict) -> np.ndarray:
         mask = _shape_mask(rng)
         # Coarser texture on the sprite: it is shrunk 2-4x on screen and must still show rotation.
         premultiplied = _texture(rng, SPRITE, SPRITE, scale=2.5) * mask[..., None]
-        objects.append((premultiplied, mask, _object_track(rng, label, n, spec["fps"], w, h)))
+        objects.append((premultiplied, mask, object_track(rng, label, n, spec["fps"], w, h)))
     jitter_amp = int(rng.integers(0, m + 1))
     jitter = rng.integers(-jitter_amp, jitter_amp + 1, (n, 2))
     frames = np.empty((n, h, w, 3), np.uint8)
     for i in range(n):
         canvas = background.copy()
         for premultiplied, mask, (centre, size, angle) in objects:
-            # Sprite pixel p maps to centre + s·R(θ)·(p − sprite centre), in canvas coordinates.
-            s = size[i] / SPRITE
-            cos, sin = s * math.cos(angle[i]), s * math.sin(angle[i])
-            cx, cy = centre[i] + m
-            c = SPRITE / 2
-            mat = np.array([[cos, -sin, cx - cos * c + sin * c], [sin, cos, cy - sin * c - cos * c]], np.float32)
+            mat = sprite_matrix(centre[i] + m, size[i], angle[i])
             fg = cv2.warpAffine(premultiplied, mat, (wc, hc), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             alpha = cv2.warpAffine(mask, mat, (wc, hc), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             canvas = canvas * (1 - alpha[..., None]) + fg
