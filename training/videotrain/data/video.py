@@ -73,8 +73,9 @@ def _check_file(path: str) -> None:
 def probe_video(path: str | os.PathLike, backend: str | None = None) -> VideoInfo:
     """Frame times, keyframes and format of a video, without decoding (PyAV) or from metadata (OpenCV)."""
     path = str(path)
+    name = _backend(backend)
     _check_file(path)
-    return _probe_pyav(path) if _backend(backend) == "pyav" else _probe_opencv(path)
+    return _probe_pyav(path) if name == "pyav" else _probe_opencv(path)
 
 
 def decode_frames(
