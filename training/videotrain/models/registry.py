@@ -26,6 +26,10 @@ class Preset:
     clip_duration: float
     clips_per_video: int
     description: str = ""
+    # Training defaults (the CLI's flags override them).
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,9 @@ def _x3d(**kwargs: Any) -> nn.Module:
     return create_x3d(**kwargs, head_activation=None)
 
 
-def _x3d_preset(frames, crop, short_side, clip_duration, clips, description, **extra) -> Preset:
+def _x3d_preset(frames, crop, short_side, clip_duration, clips, description, train=None, **extra) -> Preset:
     kwargs = {"input_clip_length": frames, "input_crop_size": crop, **extra}
-    return Preset(kwargs, frames, crop, short_side, clip_duration, clips, description)
+    return Preset(kwargs, frames, crop, short_side, clip_duration, clips, description, **(train or {}))
 
 
 # The Kinetics presets follow PyTorchVideo's zoo: frames × sampling rate at

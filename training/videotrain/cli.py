@@ -1,0 +1,265 @@
+"""`videotrain` command line: train, make-dataset, evaluate, check.
+
+User mistakes (a bad --data directory, missing labels, an incomplete run)
+print one `error:` line naming the file and exit 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import shutil
+import sys
+
+USAGE_EXAMPLES = """examples:
+  videotrain make-dataset --out data/synthetic
+  videotrain train --data data/synthetic --arch x3d --preset tiny --out runs/tiny
+  videotrain train --data data/synthetic --preset tiny --out runs/tiny --epochs 20 --resume
+  videotrain evaluate --run runs/tiny --list data/synthetic/val.txt
+  videotrain check
+"""
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model and write a run directory",
+        description="Train a model on labeled videos; writes checkpoint, teacher.onnx and manifest.json to --out.",
+    )
+    d = p.add_argument_group("data")
+    d.add_argument("--data", help="dataset directory with train.txt, val.txt, labels.txt (dataset.json optional)")
+    d.add_argument("--train-list", help="`path label` list for training (overrides DIR/train.txt)")
+    d.add_argument("--val-list", help="`path label` list for validation (overrides DIR/val.txt)")
+    d.add_argument("--labels", help="label names, one per line (overrides DIR/labels.txt)")
+    d.add_argument("--root", help="directory that relative paths in the lists start from (default: each list's directory)")
+    m = p.add_argument_group("model")
+    m.add_argument("--arch", default="x3d")
+    m.add_argument("--preset", default="tiny", help="xs, s, m, l or tiny (default: tiny)")
+    m.add_argument("--clips-per-video", type=int, help="validation/serving clips per video (default: the preset's)")
+    o = p.add_argument_group("optimization (defaults: the preset's)")
+    o.add_argument("--epochs", type=int)
+    o.add_argument("--batch-size", type=int)
+    o.add_argument("--lr", type=float, help="peak AdamW learning rate")
+    o.add_argument("--weight-decay", type=float, default=0.05)
+    o.add_argument("--warmup-epochs", type=float, default=1.0)
+    o.add_argument("--label-smoothing", type=float, default=0.0)
+    o.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm (0: off)")
+    o.add_argument("--hflip", choices=["auto", "on", "off"], default="auto",
+                   help="horizontal flips; auto: only with the label permutation a dataset.json declares")
+    r = p.add_argument_group("run")
+    r.add_argument("--out", required=True, help="run directory to write (e.g. runs/NAME)")
+    r.add_argument("--id", help="manifest id (default: <arch>-<preset>-<dataset>)")
+    r.add_argument("--version", help="manifest version (default: UTC timestamp)")
+    r.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    r.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    r.add_argument("--threads", type=int, help="torch threads (default: CPU count)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    r.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
+    r.add_argument("--opset", type=int, default=17)
+    r.add_argument("--no-progress", action="store_true", help="no progress bars, only one line per epoch")
+
+
+def _make_dataset_parser(sub) -> None:
+    p = sub.add_parser("make-dataset", help="generate the synthetic motion dataset (8 classes, H.264 MP4)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--train-per-class", type=int, default=40)
+    p.add_argument("--val-per-class", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--quiet", action="store_true")
+
+
+def _evaluate_parser(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="run a run's teacher.onnx on listed videos (onnxruntime) and write per-video predictions",
+    )
+    p.add_argument("--run", required=True, help="run directory (with manifest.json and its ONNX file)")
+    p.add_argument("--list", required=True, help="`path label` list of videos")
+    p.add_argument("--root", help="directory that relative paths in the list start from (default: the list's directory)")
+    p.add_argument("--out", help="JSON output (default: RUN/eval-<list name>.json)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videotrain",
+        description="Train, export and evaluate edgevid video classifiers.",
+        epilog=USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _train_parser(sub)
+    _make_dataset_parser(sub)
+    _evaluate_parser(sub)
+    c = sub.add_parser("check", help="print torch, device and missing packages; exit 1 if training cannot run")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+# ---------------------------------------------------------------- check
+
+# (module, what it is for); any failure to import counts as missing.
+REQUIRED = [
+    ("torch", "training"),
+    ("numpy", "everything"),
+    ("onnx", "export"),
+    ("onnxruntime", "export parity and evaluate"),
+    ("safetensors", "checkpoints"),
+    ("jsonschema", "manifest validation"),
+    ("tqdm", "progress bars"),
+    ("matplotlib", "curves.png"),
+]
+VIDEO_BACKENDS = [("av", "PyAV"), ("cv2", "OpenCV")]
+OPTIONAL = [("onnxscript", "the dynamo exporter (--exporter dynamo)")]
+
+
+def _version(name: str) -> tuple[str | None, str | None]:
+    try:
+        module = importlib.import_module(name)
+    except Exception as e:  # a broken install raises more than ImportError
+        return None, f"{type(e).__name__}: {e}"
+    return str(getattr(module, "__version__", "installed")), None
+
+
+def check() -> dict:
+    report: dict = {"python": platform.python_version(), "packages": {}, "missing": [], "warnings": []}
+    for name, purpose in REQUIRED + OPTIONAL + VIDEO_BACKENDS:
+        version, error = _version(name)
+        report["packages"][name] = version
+        if version is None:
+            line = f"{name} ({purpose}): {error}"
+            if (name, purpose) in REQUIRED:
+                report["missing"].append(line)
+            elif (name, purpose) in OPTIONAL:
+                report["warnings"].append(f"optional {line}")
+    if not any(report["packages"][n] for n, _ in VIDEO_BACKENDS):
+        report["missing"].append("a video decoder: install av (PyAV) or opencv-python-headless")
+    if shutil.which("ffmpeg") is None:
+        report["warnings"].append("ffmpeg not on PATH: make-dataset needs it (apt-get install ffmpeg)")
+
+    device, gpu = "cpu", None
+    if report["packages"]["torch"]:
+        import torch
+
+        if torch.cuda.is_available():
+            device, gpu = "cuda", torch.cuda.get_device_name(0)
+            report["bf16"] = torch.cuda.is_bf16_supported()
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            device, gpu = "mps", "Apple GPU (MPS)"
+        report["cudaBuild"] = torch.version.cuda
+        report["threads"] = torch.get_num_threads()
+    report["device"], report["gpu"] = device, gpu
+    report["cpus"] = os.cpu_count()
+    report["ok"] = not report["missing"]
+    return report
+
+
+def _print_check(report: dict) -> None:
+    p = report["packages"]
+    print(f"videotrain check: Python {report['python']}, torch {p['torch'] or 'MISSING'}")
+    gpu = report["gpu"] or "none"
+    extra = f", bf16 {'yes' if report.get('bf16') else 'no'}" if report["device"] == "cuda" else ""
+    print(f"  device: {report['device']} (GPU: {gpu}{extra}; {report['cpus']} CPUs)")
+    if report["device"] == "cpu":
+        print("  note: no GPU; only the tiny preset trains in reasonable time on CPU")
+    others = ", ".join(f"{n} {p[n]}" for n, _ in REQUIRED[1:] + OPTIONAL + VIDEO_BACKENDS if p[n])
+    print(f"  packages: {others}")
+    for w in report["warnings"]:
+        print(f"  warning: {w}")
+    if report["missing"]:
+        for m in report["missing"]:
+            print(f"  missing: {m}")
+        print("  cannot train: install what is missing (npm run setup:python, or pip install -r training/requirements.txt)")
+    else:
+        print("  ok: nothing missing")
+
+
+# ---------------------------------------------------------------- main
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean "fix your input", reported without a traceback."""
+    from .data.labeled import LabeledListError
+    from .data.synthetic import FFmpegNotFoundError
+    from .data.video import VideoReadError
+    from .export import ExportError
+    from .manifest import ManifestError
+    from .models import UnknownModelError
+    from .runs import RunError
+    from .sampling import SamplingError
+    from .train import DataError
+
+    return (DataError, RunError, ManifestError, UnknownModelError, LabeledListError, VideoReadError,
+            SamplingError, ExportError, FFmpegNotFoundError)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        report = check()
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            _print_check(report)
+        return 0 if report["ok"] else 1
+
+    if args.command == "make-dataset":
+        from .data.synthetic import generate_dataset
+
+        generate_dataset(
+            args.out,
+            clips_per_class_train=args.train_per_class,
+            clips_per_class_val=args.val_per_class,
+            seed=args.seed,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+        return 0
+
+    if args.command == "evaluate":
+        from .runs import evaluate_onnx
+
+        result = evaluate_onnx(
+            args.run, args.list, root=args.root, out=args.out,
+            batch_size=args.batch_size, workers=args.workers, progress=not args.no_progress,
+        )
+        n = len(result["videos"])
+        print(f"top-1 {100 * result['top1']:.2f}% on {n} videos ({result['aggregation']}); predictions: {result['out']}")
+        if result["skipped"]:
+            print(f"warning: {len(result['skipped'])} unreadable videos skipped (listed in the JSON)")
+        return 0
+
+    from .train import TrainOptions, train
+
+    opts = TrainOptions(
+        out=args.out, data=args.data, train_list=args.train_list, val_list=args.val_list, labels=args.labels,
+        root=args.root, arch=args.arch, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
+        label_smoothing=args.label_smoothing, grad_clip=args.grad_clip, clips_per_video=args.clips_per_video,
+        hflip=args.hflip, workers=args.workers, threads=args.threads, seed=args.seed, device=args.device,
+        id=args.id, version=args.version, exporter=args.exporter, opset=args.opset, resume=args.resume,
+        progress=not args.no_progress,
+    )
+    train(opts)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        hint = f"; continue with --resume --out {args.out}" if args.command == "train" else ""
+        print(f"\ninterrupted{hint}", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if isinstance(e, _user_errors()):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        raise
