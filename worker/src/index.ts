@@ -1,5 +1,25 @@
-export default {
-  async fetch(): Promise<Response> {
-    return Response.json({ ok: true });
-  },
-} satisfies ExportedHandler;
+// The edgevid Worker: a Hono app. Nothing heavy happens at import time
+// (Cloudflare allows 1 s of startup): models, ORT and decoders load on first use.
+import { Hono } from "hono";
+import { requestId } from "hono/request-id";
+import { classifyFrames, healthz, models } from "./handlers.ts";
+import { corsFromEnv, limitBody, methodNotAllowed, notFound, onError, requestLog, type AppEnv } from "./middleware.ts";
+
+const app = new Hono<AppEnv>();
+
+app.use(requestId({ headerName: "X-Request-Id" }));
+app.use(requestLog);
+app.use(corsFromEnv);
+app.onError(onError);
+app.notFound(notFound);
+
+app.get("/healthz", healthz);
+app.get("/v1/models", models);
+app.post("/v1/classify", limitBody, classifyFrames);
+
+app.all("/healthz", methodNotAllowed("GET"));
+app.all("/v1/models", methodNotAllowed("GET"));
+app.all("/v1/classify", methodNotAllowed("POST"));
+
+export type { AppEnv };
+export default app;

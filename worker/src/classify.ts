@@ -1,0 +1,44 @@
+// Model input → scores → top-k labels.
+import type { Manifest } from "../../contract/manifest.ts";
+import { serverError } from "./errors.ts";
+import type { Session } from "./ort.ts";
+
+export interface Prediction {
+  label: string;
+  index: number;
+  score: number;
+}
+
+/** The model's raw output for one clip: one value per label. */
+export async function runModel(session: Session, manifest: Manifest, input: Float32Array, dims: readonly number[]): Promise<Float32Array> {
+  const out = await session.run(manifest.input.name, input, dims, manifest.output.name);
+  if (out.length !== manifest.labels.length) {
+    throw serverError(
+      "model_output_mismatch",
+      `model ${manifest.id}@${manifest.version} gave ${out.length} outputs for ${manifest.labels.length} labels`,
+    );
+  }
+  return out;
+}
+
+/** Probabilities: softmax of logits (shifted by the max for stability), or the output as is. */
+export function probabilities(output: Float32Array, kind: Manifest["output"]["kind"]): Float64Array {
+  if (kind === "probabilities") return Float64Array.from(output);
+  let max = -Infinity;
+  for (const v of output) max = Math.max(max, v);
+  const exp = Float64Array.from(output, (v) => Math.exp(v - max));
+  const sum = exp.reduce((a, b) => a + b, 0);
+  return exp.map((v) => v / sum);
+}
+
+/** The k best labels, highest score first; equal scores keep label order. */
+export function topK(scores: Float64Array, labels: readonly string[], k: number): Prediction[] {
+  return Array.from(scores, (score, index) => ({ label: labels[index], index, score }))
+    .sort((a, b) => b.score - a.score || a.index - b.index)
+    .slice(0, k);
+}
+
+export async function classify(session: Session, manifest: Manifest, input: Float32Array, dims: readonly number[], k: number): Promise<Prediction[]> {
+  const output = await runModel(session, manifest, input, dims);
+  return topK(probabilities(output, manifest.output.kind), manifest.labels, k);
+}

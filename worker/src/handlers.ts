@@ -1,0 +1,63 @@
+// Route handlers: compose request parsing, the model registry, decoding,
+// preprocessing and inference into answers.
+import type { Context } from "hono";
+import { classify } from "./classify.ts";
+import { userError } from "./errors.ts";
+import { decodeFrame } from "./frames.ts";
+import type { AppEnv } from "./middleware.ts";
+import { getModel, listModels } from "./models.ts";
+import { ClipTensor, frameSlots } from "./preprocess.ts";
+import { parseClassifyRequest } from "./request.ts";
+
+const DEFAULT_TOPK = 5;
+const ms = (from: number, to: number) => Math.round((to - from) * 100) / 100;
+
+export async function healthz(c: Context<AppEnv>): Promise<Response> {
+  return c.json({ status: "ok" });
+}
+
+export async function models(c: Context<AppEnv>): Promise<Response> {
+  const { models, invalid } = await listModels(c.env.MODELS);
+  if (invalid.length) console.error(JSON.stringify({ requestId: c.get("requestId"), error: "invalid_models_in_r2", invalid }));
+  return c.json({ models, invalid });
+}
+
+export async function classifyFrames(c: Context<AppEnv>): Promise<Response> {
+  const start = performance.now();
+  const { options, frames } = await parseClassifyRequest(c);
+  const { manifest, session } = await getModel(c.env.MODELS, options.model, options.version);
+  const labels = manifest.labels.length;
+  const k = options.topk ?? Math.min(DEFAULT_TOPK, labels);
+  if (k > labels) {
+    throw userError(400, "topk_out_of_range", `topk is ${k} but ${manifest.id}@${manifest.version} has ${labels} labels`, `topk: an integer from 1 to ${labels}`);
+  }
+
+  // The model's T slots take the training's uniform temporal subsample of the
+  // received frames; each distinct frame is decoded once, written into its
+  // slots and dropped, so one decoded frame is alive at a time.
+  const slots = frameSlots(frames.length, manifest.input.frames);
+  const used = [...new Set(slots)];
+  const { width, height } = frames[0].header;
+  const clip = new ClipTensor(manifest.input, width, height);
+  let decodeMs = 0;
+  let preprocessMs = 0;
+  for (const j of used) {
+    const t0 = performance.now();
+    const image = await decodeFrame(frames[j].bytes, frames[j].header, frames[j].what);
+    const t1 = performance.now();
+    slots.forEach((frame, t) => frame === j && clip.setFrame(t, image));
+    decodeMs += t1 - t0;
+    preprocessMs += performance.now() - t1;
+  }
+
+  const t2 = performance.now();
+  const top = await classify(session, manifest, clip.data, clip.dims, k);
+  const end = performance.now();
+  return c.json({
+    requestId: c.get("requestId"),
+    model: { id: manifest.id, version: manifest.version, sha256: manifest.model.sha256 },
+    top,
+    frames: { received: frames.length, used: used.length },
+    timing: { decodeMs: ms(0, decodeMs), preprocessMs: ms(0, preprocessMs), inferenceMs: ms(t2, end), totalMs: ms(start, end) },
+  });
+}

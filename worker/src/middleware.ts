@@ -1,0 +1,79 @@
+// Cross-cutting request handling: the app's types, a JSON log line per request,
+// error rendering, CORS and the body size limit.
+import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import type { RequestIdVariables } from "hono/request-id";
+import { ApiError, userError } from "./errors.ts";
+import { LIMITS } from "./limits.ts";
+
+export interface Bindings {
+  MODELS: R2Bucket;
+  /** Largest accepted request body in bytes (default LIMITS.bodyBytes). */
+  MAX_BODY_BYTES?: string;
+  /** Comma-separated origins allowed by CORS (default: any). */
+  CORS_ORIGINS?: string;
+}
+
+export type AppEnv = { Bindings: Bindings; Variables: RequestIdVariables & { errorCode?: string } };
+
+/** One JSON line per request: what was asked, how it ended, how long it took. */
+export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const start = performance.now();
+  await next();
+  const line: Record<string, unknown> = {
+    requestId: c.get("requestId"),
+    method: c.req.method,
+    route: c.req.routePath,
+    path: c.req.path,
+    status: c.res.status,
+    ms: Math.round((performance.now() - start) * 10) / 10,
+  };
+  const code = c.get("errorCode");
+  if (code) line.error = code;
+  console.log(JSON.stringify(line));
+};
+
+function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
+  c.set("errorCode", error.code);
+  return c.json(error.body(c.get("requestId")), error.status);
+}
+
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  if (err instanceof ApiError) {
+    // Server-side problems (a broken model in R2) need an operator: log the why.
+    if (err.status >= 500) console.error(JSON.stringify({ requestId: c.get("requestId"), error: err.code, message: err.message }));
+    return errorResponse(c, err);
+  }
+  console.error(JSON.stringify({ requestId: c.get("requestId"), error: "internal_error", message: String(err), stack: err.stack }));
+  return errorResponse(c, new ApiError(500, "internal_error", "the server failed to handle this request; the requestId identifies it in our logs"));
+};
+
+export const notFound: NotFoundHandler<AppEnv> = (c) =>
+  errorResponse(c, userError(404, "not_found", `no route ${c.req.method} ${c.req.path}`, "GET /healthz, GET /v1/models, POST /v1/classify"));
+
+export function methodNotAllowed(allowed: string): MiddlewareHandler<AppEnv> {
+  return async (c) => {
+    c.header("Allow", allowed);
+    return errorResponse(c, userError(405, "method_not_allowed", `${c.req.method} is not served on ${c.req.path}`, allowed));
+  };
+}
+
+export const corsFromEnv: MiddlewareHandler<AppEnv> = (c, next) =>
+  cors({
+    origin: c.env.CORS_ORIGINS ? c.env.CORS_ORIGINS.split(",").map((o) => o.trim()) : "*",
+    allowMethods: ["GET", "POST", "OPTIONS"],
+    allowHeaders: ["Content-Type", "X-Request-Id"],
+    exposeHeaders: ["X-Request-Id"],
+    maxAge: 600,
+  })(c, next);
+
+export const limitBody: MiddlewareHandler<AppEnv> = (c, next) => {
+  const maxSize = Number(c.env.MAX_BODY_BYTES) || LIMITS.bodyBytes;
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw userError(413, "body_too_large", `the request body is larger than ${maxSize} bytes`, `a body of at most ${maxSize} bytes`);
+    },
+  })(c, next);
+};

@@ -1,0 +1,124 @@
+// Frames → the model's NCTHW float32 input, exactly as training's eval transform:
+//   pixel/255 → ShortSideScale (torch.nn.functional.interpolate, bilinear,
+//   align_corners=False, antialias=False) → CenterCrop → (x − mean)/std.
+// Resize and crop are fused: only the cropped pixels of the resized image are
+// computed. Arithmetic follows torch's float32 CPU kernel step by step
+// (Math.fround after every operation), so results match torch to float32
+// rounding rather than merely being close.
+import type { InputSpec } from "../../contract/manifest.ts";
+import { uniformIndices } from "../../contract/sampling.ts";
+import type { Rgba } from "./frames.ts";
+
+const f = Math.fround;
+
+/** PyTorchVideo short_side_scale: the short side becomes `size`, the long side floor(long/short·size). */
+export function resizedSize(width: number, height: number, size: number): { width: number; height: number } {
+  // Same float64 expression as PyTorchVideo's int(math.floor((float(h) / w) * size)).
+  if (width < height) return { width: size, height: Math.floor((height / width) * size) };
+  return { width: Math.floor((width / height) * size), height: size };
+}
+
+/** Centre-crop offset into the resized image (PyTorchVideo uniform_crop: ceil((n − crop)/2)). */
+export function cropOffset(resized: number, crop: number): number {
+  return Math.ceil((resized - crop) / 2);
+}
+
+/** For each output position along one axis: the two source pixels and their weights. */
+interface Taps {
+  i0: Int32Array;
+  i1: Int32Array;
+  w0: Float32Array;
+  w1: Float32Array;
+}
+
+// torch's compute_indices_weights_linear with align_corners=False, in float32:
+// scale = in/out, src = max(scale·(dst + 0.5) − 0.5, 0), i0 = min(floor(src), in − 1),
+// i1 = i0 + 1 unless at the edge, w1 = clamp(src − i0, 0, 1), w0 = 1 − w1.
+function taps(inSize: number, outSize: number, offset: number, count: number): Taps {
+  const scale = f(inSize / outSize);
+  const t: Taps = {
+    i0: new Int32Array(count),
+    i1: new Int32Array(count),
+    w0: new Float32Array(count),
+    w1: new Float32Array(count),
+  };
+  for (let k = 0; k < count; k++) {
+    const src = Math.max(f(f(scale * f(k + offset + 0.5)) - 0.5), 0);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const w1 = Math.min(Math.max(f(src - i0), 0), 1);
+    t.i0[k] = i0;
+    t.i1[k] = i0 < inSize - 1 ? i0 + 1 : i0;
+    t.w1[k] = w1;
+    t.w0[k] = f(1 - w1);
+  }
+  return t;
+}
+
+// pixel/255 in float32, as `uint8_tensor.float() / 255.0`.
+const UNIT = Float32Array.from({ length: 256 }, (_, p) => p / 255);
+
+/** Which received frame fills each of the model's T slots: the training's temporal subsample. */
+export function frameSlots(received: number, frames: number): number[] {
+  return uniformIndices(received, frames);
+}
+
+/**
+ * The model input for frames of one size: [1, 3, T, crop, crop] float32, filled
+ * one frame at a time so that only one decoded frame needs to be alive.
+ */
+export class ClipTensor {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+  private readonly rows: Taps;
+  private readonly cols: Taps;
+  private readonly mean: number[];
+  private readonly std: number[];
+
+  constructor(
+    private readonly spec: InputSpec,
+    readonly width: number,
+    readonly height: number,
+  ) {
+    const crop = spec.cropSize;
+    const resized = resizedSize(width, height, spec.shortSideSize);
+    this.rows = taps(height, resized.height, cropOffset(resized.height, crop), crop);
+    this.cols = taps(width, resized.width, cropOffset(resized.width, crop), crop);
+    this.mean = spec.mean.map(f);
+    this.std = spec.std.map(f);
+    this.dims = [1, 3, spec.frames, crop, crop];
+    this.data = new Float32Array(3 * spec.frames * crop * crop);
+  }
+
+  /** Writes `frame` into time slot `t` (0 ≤ t < T). */
+  setFrame(t: number, frame: Rgba): void {
+    if (frame.width !== this.width || frame.height !== this.height) {
+      throw new Error(`frame is ${frame.width}×${frame.height}, the clip is ${this.width}×${this.height}`);
+    }
+    const { data, spec, rows, cols } = this;
+    const px = frame.data;
+    const crop = spec.cropSize;
+    const plane = crop * crop;
+    for (let c = 0; c < 3; c++) {
+      const mean = this.mean[c];
+      const std = this.std[c];
+      let out = (c * spec.frames + t) * plane;
+      for (let y = 0; y < crop; y++) {
+        const r0 = rows.i0[y] * this.width;
+        const r1 = rows.i1[y] * this.width;
+        const wy0 = rows.w0[y];
+        const wy1 = rows.w1[y];
+        for (let x = 0; x < crop; x++) {
+          const a = cols.i0[x];
+          const b = cols.i1[x];
+          const wx0 = cols.w0[x];
+          const wx1 = cols.w1[x];
+          // torch order: interpolate along W on each of the two rows, then along H.
+          const top = f(f(UNIT[px[(r0 + a) * 4 + c]] * wx0) + f(UNIT[px[(r0 + b) * 4 + c]] * wx1));
+          const bottom = f(f(UNIT[px[(r1 + a) * 4 + c]] * wx0) + f(UNIT[px[(r1 + b) * 4 + c]] * wx1));
+          const v = f(f(top * wy0) + f(bottom * wy1));
+          data[out++] = f(v - mean) / std;
+        }
+      }
+    }
+  }
+}
