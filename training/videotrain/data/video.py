@@ -11,7 +11,6 @@ import bisect
 import importlib.util
 import os
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 
