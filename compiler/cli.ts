@@ -1,0 +1,43 @@
+// npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V]
+// npm run compile -- inspect model.onnx
+import { parseArgs } from "node:util";
+import { CompileError, isUserError } from "./errors.ts";
+import { inspectModel } from "./inspect.ts";
+import { loadModel } from "./ir/load.ts";
+import { compile } from "./pipeline.ts";
+
+const USAGE = `usage: npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V]
+       npm run compile -- inspect <model.onnx>`;
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { out: { type: "string" }, id: { type: "string" }, version: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
+  } catch (e) {
+    throw new CompileError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals[0] === "inspect") {
+    if (positionals.length !== 2) throw new CompileError(`inspect takes one model file\n${USAGE}`);
+    console.log(inspectModel(await loadModel(positionals[1]), positionals[1]));
+    return;
+  }
+  if (positionals.length !== 1) throw new CompileError(`expected one run dir or model.onnx\n${USAGE}`);
+  await compile(positionals[0], { out: values.out, id: values.id, version: values.version, log: (line) => console.log(line) });
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (isUserError(e)) {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  }
+  throw e;
+});
