@@ -35,7 +35,8 @@ class ClipDataset(Dataset):
 
     Every video is probed in __init__; unreadable ones (and ones the plan
     cannot sample, e.g. keyframe selection without keyframe information) are
-    dropped with a SkippedVideoWarning and listed in `skipped` (path, reason).
+    dropped with a SkippedVideoWarning, their paths listed in `skipped` and
+    the reasons in `skip_reasons` (path -> reason).
 
     Randomness (train clip starts and random transforms) is a function of
     (seed, epoch, index): call set_epoch(e) each epoch. DataLoader workers get
@@ -64,7 +65,8 @@ class ClipDataset(Dataset):
         self.backend = backend
         self.epoch = 0
         self.videos: list[tuple[str, int, VideoInfo]] = []
-        self.skipped: list[tuple[str, str]] = []
+        self.skipped: list[str] = []
+        self.skip_reasons: dict[str, str] = {}
         # eval: (video index, clip) for every clip of every video
         self.clips: list[tuple[int, SampledClip]] = []
         for path, label in items:
@@ -88,8 +90,11 @@ class ClipDataset(Dataset):
             raise ValueError(f"no readable videos among {len(items)} items ({len(self.skipped)} skipped)")
 
     def _skip(self, path: str, reason: str) -> None:
+        if path in self.skip_reasons:  # listed twice, or failing again in train mode
+            return
         warnings.warn(f"skipping {path}: {reason}", SkippedVideoWarning, stacklevel=3)
-        self.skipped.append((path, reason))
+        self.skipped.append(path)
+        self.skip_reasons[path] = reason
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -124,7 +129,8 @@ class ClipDataset(Dataset):
             return self._load(video_index, clip)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         video_index = index
-        for _ in range(_MAX_RETRIES + 1):
+        failed: set[int] = set()
+        while True:
             # Random transforms draw from torch's global RNG: seed it per item, leave the caller's state alone.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(rng.integers(2**63)))
@@ -133,5 +139,8 @@ class ClipDataset(Dataset):
                 except VideoReadError as e:
                     # Passed the probe but fails to decode: train on another video rather than stop the run.
                     self._skip(e.path, e.reason)
-            video_index = int(rng.integers(len(self.videos)))
-        raise VideoReadError(self.videos[index][0], f"this and {_MAX_RETRIES} other videos failed to decode")
+            failed.add(video_index)
+            others = [i for i in range(len(self.videos)) if i not in failed]
+            if len(failed) > _MAX_RETRIES or not others:
+                raise VideoReadError(self.videos[index][0], f"this and {len(failed) - 1} other videos failed to decode")
+            video_index = others[int(rng.integers(len(others)))]
