@@ -95,6 +95,11 @@ def test_same_seed_same_frames_other_seed_other_frames(tmp_path):
     fa = decode_frames(tmp_path / "a" / path, list(range(n)))
     assert np.array_equal(fa, decode_frames(tmp_path / "b" / path, list(range(n))))
     assert (tmp_path / "c" / path).read_bytes() != (tmp_path / "a" / path).read_bytes()
+    # Clips are encoded 8 per ffmpeg process; alone, the file is the same.
+    spec = clip_spec(3, "train", 2, 0)
+    alone = tmp_path / "alone.mp4"
+    encode_mp4(render_clip(spec), alone, fps=spec["fps"], gop=spec["gop"], profile=spec["profile"], faststart=spec["faststart"])
+    assert alone.read_bytes() == (tmp_path / "a" / spec["path"]).read_bytes()
 
 
 def test_decoded_frames_match_rendered_frames(tmp_path):
@@ -202,3 +207,11 @@ def test_cli_without_ffmpeg_names_the_package(tmp_path, monkeypatch):
     with pytest.raises(synthetic.FFmpegNotFoundError, match="Debian's ffmpeg package"):
         generate_dataset(tmp_path / "out2", clips_per_class_train=1, clips_per_class_val=0, progress=False)
     assert not (tmp_path / "out2").exists()  # checked before any work
+
+
+def test_encoder_failure_names_the_file_and_leaves_nothing(tmp_path):
+    frames = np.zeros((5, 48, 65, 3), np.uint8)  # odd width: yuv420p cannot hold it
+    out = tmp_path / "odd.mp4"
+    with pytest.raises(RuntimeError, match=r"ffmpeg failed \(exit \d+\) encoding .*odd\.mp4: .*divisible by 2"):
+        encode_mp4(frames, out, fps=25, gop=4, profile="high", faststart=False)
+    assert list(tmp_path.iterdir()) == []
