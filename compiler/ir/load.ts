@@ -43,7 +43,8 @@ export function decodeModel(bytes: Uint8Array, source = "model"): Model {
     proto = onnx.ModelProto.decode(bytes);
     fields = splitFields(bytes);
   } catch (e) {
-    throw new OnnxError(source, [`not an ONNX model: protobuf decoding failed (${(e as Error).message}); is the file truncated?`]);
+    const reason = (e as Error).message;
+    throw new OnnxError(source, [`not a valid ONNX file (truncated, or not ONNX at all): protobuf decoding failed: ${reason}`]);
   }
   let model: Model;
   try {
@@ -84,11 +85,11 @@ function graphFromProto(p: IGraphProto, raw: Uint8Array): Graph {
   if (fields.some((f) => f.number === 15)) {
     throw new IrProblem(`graph "${p.name ?? ""}" has sparse initializers; not supported`);
   }
-  const nodeBytes = payloadsOf(fields, 1);
-  const initBytes = payloadsOf(fields, 5);
-  const inputBytes = payloadsOf(fields, 11);
-  const outputBytes = payloadsOf(fields, 12);
-  const valueInfoBytes = payloadsOf(fields, 13);
+  const nodeBytes = payloadsOf(fields, 1, p.node?.length ?? 0);
+  const initBytes = payloadsOf(fields, 5, p.initializer?.length ?? 0);
+  const inputBytes = payloadsOf(fields, 11, p.input?.length ?? 0);
+  const outputBytes = payloadsOf(fields, 12, p.output?.length ?? 0);
+  const valueInfoBytes = payloadsOf(fields, 13, p.valueInfo?.length ?? 0);
   const extra = unmodeledBytes(fields, GRAPH);
   return {
     name: p.name ?? "",
@@ -104,7 +105,7 @@ function graphFromProto(p: IGraphProto, raw: Uint8Array): Graph {
 
 function nodeFromProto(p: INodeProto, raw: Uint8Array, index: number): Node {
   const fields = splitFields(raw);
-  const attrBytes = payloadsOf(fields, 5);
+  const attrBytes = payloadsOf(fields, 5, p.attribute?.length ?? 0);
   const extra = unmodeledBytes(fields, NODE);
   const base = {
     name: p.name ?? "",
@@ -144,28 +145,32 @@ function attributeFromProto(p: IAttributeProto, raw: Uint8Array): Attribute {
   const type =
     p.type || Number(Object.keys(VALUE_FIELD).find((t) => present.has(VALUE_FIELD[Number(t)])) ?? AttributeType.UNDEFINED);
   const extra = unmodeledBytes(fields, ATTRIBUTE);
-  const value = attributeValue(p, type, raw, fields);
+  const value = attributeValue(p, type, fields);
   return extra ? { ...value, extra } : value;
 }
 
-function attributeValue(p: IAttributeProto, type: number, raw: Uint8Array, fields: WireField[]): AttributeValue {
+function attributeValue(p: IAttributeProto, type: number, fields: WireField[]): AttributeValue {
   const what = `attribute ${p.name}`;
+  const need = <T>(value: T | null | undefined): T => {
+    if (value === null || value === undefined) throw new IrProblem(`${what} has type ${type} but no value`);
+    return value;
+  };
   switch (type) {
     case AttributeType.FLOAT: return { type: "float", value: p.f ?? 0 };
     case AttributeType.INT: return { type: "int", value: toInt(p.i ?? 0) };
     case AttributeType.STRING: return { type: "string", value: decodeUtf8(p.s ?? new Uint8Array(), what) };
-    case AttributeType.TENSOR: return { type: "tensor", value: tensorFromProto(p.t!, payloadsOf(fields, 5)[0]) };
-    case AttributeType.GRAPH: return { type: "graph", value: graphFromProto(p.g!, payloadsOf(fields, 6)[0]) };
+    case AttributeType.TENSOR: return { type: "tensor", value: tensorFromProto(need(p.t), payloadsOf(fields, 5, 1)[0]) };
+    case AttributeType.GRAPH: return { type: "graph", value: graphFromProto(need(p.g), payloadsOf(fields, 6, 1)[0]) };
     case AttributeType.FLOATS: return { type: "floats", value: [...(p.floats ?? [])] };
     case AttributeType.INTS: return { type: "ints", value: (p.ints ?? []).map(toInt) };
     case AttributeType.STRINGS:
       return { type: "strings", value: (p.strings ?? []).map((s, i) => decodeUtf8(s, `element ${i} of ${what}`)) };
     case AttributeType.TENSORS: {
-      const bytes = payloadsOf(fields, 10);
+      const bytes = payloadsOf(fields, 10, p.tensors?.length ?? 0);
       return { type: "tensors", value: (p.tensors ?? []).map((t, i) => tensorFromProto(t, bytes[i])) };
     }
     case AttributeType.GRAPHS: {
-      const bytes = payloadsOf(fields, 11);
+      const bytes = payloadsOf(fields, 11, p.graphs?.length ?? 0);
       return { type: "graphs", value: (p.graphs ?? []).map((g, i) => graphFromProto(g, bytes[i])) };
     }
     case AttributeType.SPARSE_TENSOR:
@@ -174,7 +179,7 @@ function attributeValue(p: IAttributeProto, type: number, raw: Uint8Array, field
     case AttributeType.TYPE_PROTOS:
       return { type: "opaque", onnxType: type };
     default:
-      throw new IrProblem(`${what} has ${type ? `unknown type ${type}` : "no type and no value"} (${raw.length} bytes)`);
+      throw new IrProblem(`${what} has ${type ? `unknown type ${type}` : "no type and no value"}`);
   }
 }
 
@@ -196,7 +201,7 @@ function valueInfoFromProto(p: IValueInfoProto, raw: Uint8Array): ValueInfo {
  * an element type and (optionally) a shape of sized or named dimensions.
  */
 function plainTensorType(p: IValueInfoProto, fields: readonly WireField[]): TensorType | undefined {
-  const typeFields = splitFields(payloadsOf(fields, 2)[0]);
+  const typeFields = splitFields(payloadsOf(fields, 2, 1)[0]);
   if (typeFields.length !== 1 || typeFields[0].number !== 1) return undefined;
   const tensorFields = splitFields(typeFields[0].payload!);
   if (tensorFields.some((f) => f.number !== 1 && f.number !== 2)) return undefined;
@@ -206,9 +211,10 @@ function plainTensorType(p: IValueInfoProto, fields: readonly WireField[]): Tens
   if (!dtype) throw new IrProblem(`value "${p.name}" has unknown element type ${t.elemType}`);
   const shapeBytes = payloadsOf(tensorFields, 2);
   if (shapeBytes.length === 0) return { dtype };
+  if (shapeBytes.length > 1) return undefined; // repeated shape fields merge; keep them verbatim
   const dimFields = splitFields(shapeBytes[0]);
   if (dimFields.some((f) => f.number !== 1)) return undefined;
-  const dims = payloadsOf(dimFields, 1).map(splitFields);
+  const dims = payloadsOf(dimFields, 1, t.shape?.dim?.length ?? 0).map(splitFields);
   if (dims.some((d) => d.some((f) => f.number !== 1 && f.number !== 2))) return undefined;
   const shape: Dim[] = (t.shape?.dim ?? []).map((d) => {
     if (Object.hasOwn(d, "dimValue")) return toSafeNumber(d.dimValue!, `a dimension of value "${p.name}"`);

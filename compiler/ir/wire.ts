@@ -130,9 +130,19 @@ export function unmodeledBytes(fields: readonly WireField[], layout: Layout): Ui
   return fieldBytes(fields, (n) => !layout.modeled.has(n));
 }
 
-/** Payloads of the occurrences of one length-delimited field, in order. */
-export function payloadsOf(fields: readonly WireField[], number: number): Uint8Array[] {
-  return fields.filter((f) => f.number === number && f.payload).map((f) => f.payload!);
+/**
+ * Payloads of the occurrences of one length-delimited field, in order.
+ * `expected` is how many onnx-proto decoded: it ignores wire types, so a
+ * corrupt file can make the two disagree, which is reported, not followed.
+ */
+export function payloadsOf(fields: readonly WireField[], number: number, expected?: number): Uint8Array[] {
+  const found = fields.filter((f) => f.number === number);
+  const bad = found.find((f) => !f.payload);
+  if (bad) throw new IrProblem(`malformed protobuf: field ${number} has wire type ${bad.wireType}, expected 2`);
+  if (expected !== undefined && found.length !== expected) {
+    throw new IrProblem(`malformed protobuf: field ${number} occurs ${found.length} times, decoded ${expected}`);
+  }
+  return found.map((f) => f.payload!);
 }
 
 /**

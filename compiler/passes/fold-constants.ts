@@ -20,8 +20,7 @@ export const foldConstants: Pass = {
     let identities = 0;
 
     graph.nodes.forEach((node, index) => {
-      if (isDefault(node) && node.op === "Constant" && !graphOutputs.has(node.outputs[0])) {
-        // A graph output stays produced by a node: some runtimes reject outputs that are initializers.
+      if (isDefault(node) && node.op === "Constant") {
         const value = constantOf(node, index);
         if (value) {
           initializers.push(value);
