@@ -215,3 +215,13 @@ def test_encoder_failure_names_the_file_and_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match=r"ffmpeg failed \(exit \d+\) encoding .*odd\.mp4: .*divisible by 2"):
         encode_mp4(frames, out, fps=25, gop=4, profile="high", faststart=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rerun_with_fewer_clips_removes_stale_ones(tmp_path):
+    generate_dataset(tmp_path, clips_per_class_train=2, clips_per_class_val=0, seed=1, progress=False)
+    (tmp_path / "videos" / "move_up" / "mine.mp4").write_bytes(b"x")  # not ours: kept
+    generate_dataset(tmp_path, clips_per_class_train=1, clips_per_class_val=0, seed=1, progress=False)
+    files = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "videos").rglob("*.mp4"))
+    assert files == sorted([f"videos/{c}/train_00000.mp4" for c in CLASSES] + ["videos/move_up/mine.mp4"])
+    with pytest.raises(ValueError, match="at least 1 train clip"):
+        generate_dataset(tmp_path, clips_per_class_train=0, clips_per_class_val=0, progress=False)

@@ -17,6 +17,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 CLASSES = [
     "move_left",
@@ -309,6 +311,17 @@ def _ffmpeg_version() -> str:
     return out.splitlines()[0] if out else "unknown"
 
 
+def _remove_stale_clips(out: Path, current: set[str]) -> None:
+    """Deletes clips of an earlier, larger run into the same folder (and half-written files):
+    a folder-per-class reader would otherwise pick them up. Only our own file names are touched."""
+    for name in CLASSES:
+        folder = out / "videos" / name
+        for f in folder.glob("*.mp4*"):
+            rel = f"videos/{name}/{f.name}"
+            if re.fullmatch(r"(train|val)_\d{5}\.mp4(\.part)?", f.name) and rel not in current:
+                f.unlink()
+
+
 def generate_dataset(
     out_dir: str | os.PathLike,
     *,
@@ -319,6 +332,8 @@ def generate_dataset(
     progress: bool = True,
 ) -> dict:
     """Writes the dataset under out_dir and returns the content of its dataset.json."""
+    if clips_per_class_train < 1 or clips_per_class_val < 0:
+        raise ValueError(f"need at least 1 train clip per class and 0 or more val clips, got {clips_per_class_train} and {clips_per_class_val}")
     ffmpeg_path()  # fail before any work if ffmpeg is missing
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -326,8 +341,6 @@ def generate_dataset(
     specs = [clip_spec(seed, split, label, i) for split in SPLITS for label in range(len(CLASSES)) for i in range(per_class[split])]
 
     started = time.perf_counter()
-    from tqdm import tqdm
-
     bar = tqdm(total=len(specs), desc="synthetic clips", unit="clip", disable=not progress)
     batches = [specs[i : i + ENCODE_BATCH] for i in range(0, len(specs), ENCODE_BATCH)]
     if workers <= 1:
@@ -341,6 +354,7 @@ def generate_dataset(
                 bar.update(fut.result())
     bar.close()
     elapsed = time.perf_counter() - started
+    _remove_stale_clips(out, {s["path"] for s in specs})
 
     for split in SPLITS:
         lines = [f"{s['path']} {s['label']}\n" for s in specs if s["split"] == split]
@@ -392,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             progress=not args.quiet,
         )
-    except (FFmpegNotFoundError, RuntimeError) as e:
+    except (RuntimeError, ValueError) as e:  # FFmpegNotFoundError is a RuntimeError
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
