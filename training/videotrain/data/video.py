@@ -3,7 +3,8 @@
 Two backends: PyAV (preferred: it reads keyframe flags from the container's
 packets without decoding, and can seek to keyframes) and OpenCV (fallback:
 frame times come from the frame rate, keyframes are unknown). Both decode
-with FFmpeg and give the same pixels.
+with FFmpeg and give the same pixels. Each is imported where it is used, so
+either may be missing.
 """
 from __future__ import annotations
 
