@@ -175,8 +175,8 @@ def test_bad_videos_are_skipped_with_warnings(data, bad):
         ds = ClipDataset(items[:2] + bad + items[2:], PLAN, eval_transform(INPUT))
     messages = [str(w.message) for w in caught if issubclass(w.category, SkippedVideoWarning)]
     assert len(messages) == len(bad) == len(ds.skipped)
-    assert ds.skipped == [p for p, _ in bad]
-    reasons = ds.skip_reasons
+    assert [p for p, _ in ds.skipped] == [p for p, _ in bad]
+    reasons = dict(ds.skipped)
     assert "not a readable video" in reasons[bad[0][0]]  # moov lost with the tail
     assert "truncated: only" in reasons[bad[1][0]]
     assert "not a readable video" in reasons[bad[2][0]]
@@ -275,7 +275,7 @@ def test_train_decode_failure_after_probe_draws_another_video(data, tmp_path):
     with pytest.warns(SkippedVideoWarning, match=r"v0\.mp4"):
         item = ds[0]
     assert item["path"] in (str(paths[1]), str(paths[2])) and item["label"] in (1, 2)
-    assert ds.skipped == [str(paths[0])] and "not a readable video" in ds.skip_reasons[str(paths[0])]
+    assert len(ds.skipped) == 1 and ds.skipped[0][0] == str(paths[0]) and "not a readable video" in ds.skipped[0][1]
     for p in paths[1:]:
         p.write_bytes(b"gone")
     with pytest.warns(SkippedVideoWarning):

@@ -35,8 +35,7 @@ class ClipDataset(Dataset):
 
     Every video is probed in __init__; unreadable ones (and ones the plan
     cannot sample, e.g. keyframe selection without keyframe information) are
-    dropped with a SkippedVideoWarning, their paths listed in `skipped` and
-    the reasons in `skip_reasons` (path -> reason).
+    dropped with a SkippedVideoWarning and listed in `skipped` as (path, reason).
 
     Randomness (train clip starts and random transforms) is a function of
     (seed, epoch, index): call set_epoch(e) each epoch. DataLoader workers get
@@ -65,8 +64,7 @@ class ClipDataset(Dataset):
         self.backend = backend
         self.epoch = 0
         self.videos: list[tuple[str, int, VideoInfo]] = []
-        self.skipped: list[str] = []
-        self.skip_reasons: dict[str, str] = {}
+        self.skipped: list[tuple[str, str]] = []  # (path, reason)
         # eval: (video index, clip) for every clip of every video
         self.clips: list[tuple[int, SampledClip]] = []
         for path, label in items:
@@ -90,11 +88,10 @@ class ClipDataset(Dataset):
             raise ValueError(f"no readable videos among {len(items)} items ({len(self.skipped)} skipped)")
 
     def _skip(self, path: str, reason: str) -> None:
-        if path in self.skip_reasons:  # listed twice, or failing again in train mode
+        if any(p == path for p, _ in self.skipped):  # listed twice, or failing again in train mode
             return
         warnings.warn(f"skipping {path}: {reason}", SkippedVideoWarning, stacklevel=3)
-        self.skipped.append(path)
-        self.skip_reasons[path] = reason
+        self.skipped.append((path, reason))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
