@@ -7,7 +7,8 @@ import { corsFromEnv, limitBody, methodNotAllowed, notFound, onError, requestLog
 
 const app = new Hono<AppEnv>();
 
-app.use(requestId({ headerName: "X-Request-Id" }));
+// X-Request-Id: echoed when the client sends a safe one, else a fresh UUID.
+app.use(requestId());
 app.use(requestLog);
 app.use(corsFromEnv);
 app.onError(onError);
@@ -21,5 +22,4 @@ app.all("/healthz", methodNotAllowed("GET"));
 app.all("/v1/models", methodNotAllowed("GET"));
 app.all("/v1/classify", methodNotAllowed("POST"));
 
-export type { AppEnv };
 export default app;

@@ -24,7 +24,7 @@ const BUNDLED_SOURCE = "models/default/manifest.json (bundled)";
 let bundled: Manifest | undefined;
 
 /** The bundled manifest, validated on first use rather than at startup. */
-export function bundledManifest(): Manifest {
+function bundledManifest(): Manifest {
   if (!bundled) {
     try {
       bundled = parseManifest(bundledManifestJson, BUNDLED_SOURCE);

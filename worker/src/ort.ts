@@ -4,7 +4,9 @@
 // that receives the marker is answered with the module wrangler compiled for us
 // (SYSTEM.md: measured to work and to match onnxruntime-node to 3e-8).
 import * as ort from "onnxruntime-web/wasm";
-import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+// A path, not the package's "./ort-wasm-simd-threaded.wasm" export: wrangler's
+// module collector does not resolve that export (it looks for worker/src/onnxruntime-web/…).
+import ortWasm from "../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
 
 const MARKER = new TextEncoder().encode("edgevid: use the imported ORT wasm module");
 

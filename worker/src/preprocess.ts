@@ -11,15 +11,21 @@ import type { Rgba } from "./frames.ts";
 
 const f = Math.fround;
 
-/** PyTorchVideo short_side_scale: the short side becomes `size`, the long side floor(long/short·size). */
+/**
+ * ShortSideScale's output size: the short side becomes `size`, the long side
+ * floor(long·size/short) in integer arithmetic, as training does
+ * (training/videotrain/transforms.py; PyTorchVideo's float floor((long/short)·size)
+ * can be one less, e.g. 17×7 at 182).
+ */
 export function resizedSize(width: number, height: number, size: number): { width: number; height: number } {
-  // Same float64 expression as PyTorchVideo's int(math.floor((float(h) / w) * size)).
-  if (width < height) return { width: size, height: Math.floor((height / width) * size) };
-  return { width: Math.floor((width / height) * size), height: size };
+  // Exact: the product is an integer far below 2^53, and a float quotient just
+  // under an integer is at least 1/short away from it.
+  if (width < height) return { width: size, height: Math.floor((height * size) / width) };
+  return { width: Math.floor((width * size) / height), height: size };
 }
 
 /** Centre-crop offset into the resized image (PyTorchVideo uniform_crop: ceil((n − crop)/2)). */
-export function cropOffset(resized: number, crop: number): number {
+function cropOffset(resized: number, crop: number): number {
   return Math.ceil((resized - crop) / 2);
 }
 

@@ -48,6 +48,8 @@ describe("hand-checked", () => {
     expect(resizedSize(320, 240, 72)).toEqual({ width: 96, height: 72 });
     expect(resizedSize(240, 320, 72)).toEqual({ width: 72, height: 96 });
     expect(resizedSize(13, 9, 6)).toEqual({ width: 8, height: 6 }); // 13/9·6 = 8.67
+    // Integer arithmetic like training: 17·182/7 = 442 exactly (floats give 441.99…).
+    expect(resizedSize(17, 7, 182)).toEqual({ width: 442, height: 182 });
   });
 
   it("3 frames for T = 8 fill slots 0,0,0,0,1,1,1,2 (floor(i·2/7)), in NCTHW order", () => {

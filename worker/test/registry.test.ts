@@ -87,6 +87,17 @@ describe("R2 models", () => {
     await expectClassified(await classify(frames, "?model=nolatest&version=3"));
   });
 
+  it("serves more models than it keeps loaded, concurrently and again after eviction", async () => {
+    const versions = ["e1", "e2", "e3", "e4", "e5"];
+    for (const v of versions) await putModel("many", v);
+    // Five models at once: loading the later ones evicts the earlier ones while
+    // their requests may still be queued on their sessions.
+    const answers = await Promise.all(versions.map((v) => classify(frames, `?model=many&version=${v}`).then(expectClassified)));
+    expect(answers.map((a) => a.model.version)).toEqual(versions);
+    const again = await expectClassified(await classify(frames, "?model=many&version=e1"));
+    expect(again.top).toEqual(answers[0].top);
+  });
+
   it("a missing version of a known model lists the versions there are", async () => {
     await putModel("versions", "1.0");
     const body = await expectError(await classify(frames, "?model=versions&version=2.0"), 404, "unknown_version");
