@@ -27,10 +27,11 @@ export function toModelProto(model: Model): onnxProto.onnx.IModelProto {
     {
       irVersion: model.irVersion,
       opsetImport: model.opsetImports.map((o) => ({ domain: o.domain, version: o.version })),
-      producerName: model.producerName,
-      producerVersion: model.producerVersion,
-      domain: model.domain,
-      modelVersion: model.modelVersion,
+      // Unset fields stay unset, as the file had them.
+      ...(model.producerName && { producerName: model.producerName }),
+      ...(model.producerVersion && { producerVersion: model.producerVersion }),
+      ...(model.domain && { domain: model.domain }),
+      ...(model.modelVersion && { modelVersion: model.modelVersion }),
       ...(model.docString && { docString: model.docString }),
       metadataProps: model.metadataProps.map((e) => ({ key: e.key, value: e.value })),
       graph: graphToProto(model.graph),

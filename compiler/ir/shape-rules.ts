@@ -218,6 +218,7 @@ function matmul(a: readonly Dim[], b: readonly Dim[]): Dim[] {
 }
 
 function product(dims: readonly Dim[]): Dim {
+  if (dims.length === 1) return dims[0]; // keeps a symbolic batch dim through Flatten
   return dims.every((d) => typeof d === "number") ? (dims as number[]).reduce((p, d) => p * d, 1) : null;
 }
 

@@ -84,7 +84,8 @@ describe("loading malformed files", () => {
   it("names the tensor whose data does not match its dims, or whose type is unknown", () => {
     const proto = () => onnx.ModelProto.decode(encodeModel(videoModel()));
     const short = proto();
-    short.graph!.initializer![0].rawData = short.graph!.initializer![0].rawData.subarray(4);
+    const weight = short.graph!.initializer![0];
+    weight.rawData = weight.rawData!.subarray(4);
     expect(decodeError(onnx.ModelProto.encode(short).finish())).toBe(
       'm.onnx: tensor "stem.weight" has dims [8,3,3,3,3] (648 float32 elements) but holds 647 storage elements, expected 648',
     );

@@ -32,16 +32,12 @@ export function modelProblems(model: Model): string[] {
     problems.push(`unsupported opset ${opset} (supported: ${OPSETS.min} to ${OPSETS.max})`);
   }
   if (model.graph.outputs.length === 0) problems.push("the graph has no outputs");
-  problems.push(...graphProblems(model.graph, new Set(), model.irVersion < 4));
+  problems.push(...graphProblems(model.graph, new Set()));
   return problems;
 }
 
-/**
- * Problems in a graph. `outer` holds the names visible from enclosing graphs
- * (for subgraphs); `initializersAreInputs` allows IR < 4 graphs to list each
- * initializer as an input too.
- */
-export function graphProblems(graph: Graph, outer: ReadonlySet<string>, initializersAreInputs = false): string[] {
+/** Problems in a graph; `outer` holds the names visible from enclosing graphs (for subgraphs). */
+export function graphProblems(graph: Graph, outer: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   const where = graph.name ? `graph "${graph.name}": ` : "";
   const defined = new Set<string>();
@@ -49,10 +45,14 @@ export function graphProblems(graph: Graph, outer: ReadonlySet<string>, initiali
     if (defined.has(name)) problems.push(`${where}%${name} is defined twice (again by ${what})`);
     defined.add(name);
   };
-  const initializerNames = new Set(graph.initializers.map((t) => t.name));
-  for (const i of graph.inputs) if (!initializersAreInputs || !initializerNames.has(i.name)) define(i.name, "a graph input");
+  for (const i of graph.inputs) define(i.name, "a graph input");
+  const inputNames = new Set(graph.inputs.map((i) => i.name));
+  const initializerNames = new Set<string>();
   for (const t of graph.initializers) {
-    define(t.name, `initializer "${t.name}"`);
+    if (initializerNames.has(t.name)) problems.push(`${where}initializer "${t.name}" is defined twice`);
+    initializerNames.add(t.name);
+    // An initializer may share its name with a graph input: it is that input's default value.
+    if (!inputNames.has(t.name)) define(t.name, `initializer "${t.name}"`);
     if (t.dims.some((d) => !Number.isInteger(d) || d < 0)) {
       problems.push(`${where}initializer "${t.name}" has invalid dims [${t.dims.join(",")}]`);
     } else if (t.data.length !== storageLength(t.dtype, elementCount(t.dims))) {

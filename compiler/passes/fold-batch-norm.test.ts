@@ -21,8 +21,13 @@ describe("foldBatchNorm", () => {
     expect(graph.nodes.length).toBe(before.graph.nodes.length - 2);
     expect(summary).toBe("folded 2 BatchNormalization nodes into Conv");
     validateModel(after, "after");
-    // The depthwise conv had no bias: the fold gives it one.
-    expect(graph.nodes.find((n) => n.name === "Conv_4")?.inputs).toEqual(["identity3", "dw.weight", "dw.bias"]);
+    // The depthwise conv had no bias: the fold gives it one. It keeps its
+    // output name; what read the BN's output reads it now.
+    expect(graph.nodes.find((n) => n.name === "Conv_4")).toMatchObject({
+      inputs: ["identity3", "dw.weight", "dw.bias"],
+      outputs: ["conv4"],
+    });
+    expect(graph.nodes.find((n) => n.op === "Sigmoid")?.inputs).toEqual(["conv4"]);
     expect(await outputDifference(before, after)).toBeLessThan(1e-4);
   });
 
@@ -47,6 +52,26 @@ describe("foldBatchNorm", () => {
     expect(ops({ ...before, graph })).toEqual(["BatchNormalization", "Conv", "BatchNormalization", "Add"]);
     expect(summary).toBe("folded 0 BatchNormalization nodes into Conv, left 2 (not after a foldable Conv)");
     expect(await outputDifference(before, { ...before, graph })).toBe(0);
+  });
+
+  it("lets the Conv take over the name of a BN output that is a graph output", async () => {
+    const random = seededRandom(9);
+    const b = new GraphBuilder("g");
+    const x = b.input("x", "float32", [1, 2, 2, 4, 4]);
+    const conv = b.node("Conv", [x, b.initializer("w", "float32", [2, 2, 1, 1, 1], uniform(random, 4))], {
+      kernel_shape: attr.ints([1, 1, 1]),
+    });
+    const bnParams = ["s", "b", "m", "v"].map((n, i) =>
+      b.initializer(n, "float32", [2], uniform(random, 2, i === 3 ? 0.5 : -1, i === 3 ? 2 : 1)),
+    );
+    b.node("BatchNormalization", [conv, ...bnParams], {}, ["y"]);
+    b.output("y", "float32", [1, 2, 2, 4, 4]);
+    const before = makeModel(b.build());
+
+    const { graph } = foldBatchNorm.run(before.graph);
+    expect(graph.nodes).toHaveLength(1);
+    expect(graph.nodes[0]).toMatchObject({ op: "Conv", inputs: ["x", "w", "w_bias"], outputs: ["y"] });
+    expect(await outputDifference(before, { ...before, graph })).toBeLessThan(1e-5);
   });
 
   it("gives a shared weight a new name instead of changing it for its other reader", async () => {

@@ -2,8 +2,10 @@
 //   BN(conv(x, W) + b) = conv(x, W * s) + (b - mean) * s + B,  s = scale / sqrt(var + eps)
 // per output channel. A BN that does not directly follow such a Conv stays.
 // The BN's parameters become unused; eliminateDeadNodes removes them.
-import { constantInitializers, definedNames, getFloat, getInt, producerIndex, uniqueName, useCounts } from "../ir/graph.ts";
-import type { Graph, Node, Tensor } from "../ir/types.ts";
+import {
+  constantInitializers, definedNames, getFloat, getInt, producerIndex, renameReads, uniqueName, useCounts,
+} from "../ir/graph.ts";
+import type { Node, Tensor } from "../ir/types.ts";
 import { count, type Pass } from "./pass.ts";
 
 const isDefault = (n: Node) => n.domain === "" || n.domain === "ai.onnx";
@@ -18,6 +20,9 @@ export const foldBatchNorm: Pass = {
     const replaced = new Map<number, Node>(); // conv index -> folded conv
     const dropped = new Set<number>(); // folded BN indices
     const tensors = new Map<string, Tensor>(); // new or replaced initializers by name
+    const graphOutputs = new Set(graph.outputs.map((o) => o.name));
+    const renames = new Map<string, string>(); // folded BN output -> its Conv's output
+    const gone = new Set<string>(); // values that no longer exist
     let left = 0;
 
     graph.nodes.forEach((bn, index) => {
@@ -38,20 +43,28 @@ export const foldBatchNorm: Pass = {
       taken.add(newW).add(newB);
       tensors.set(newW, { name: newW, dtype: "float32", dims: params.w.dims, data: weight });
       tensors.set(newB, { name: newB, dtype: "float32", dims: [bias.length], data: bias });
-      replaced.set(convIndex, { ...conv, inputs: [conv.inputs[0], newW, newB], outputs: [bn.outputs[0]] });
+      // The Conv keeps its output name (readers of the BN read it instead),
+      // unless the BN's output is a graph output, whose name must stay.
+      const [convOut, bnOut] = [conv.outputs[0], bn.outputs[0]];
+      const keepConvName = !graphOutputs.has(bnOut);
+      if (keepConvName) renames.set(bnOut, convOut);
+      gone.add(keepConvName ? bnOut : convOut);
+      replaced.set(convIndex, { ...conv, inputs: [conv.inputs[0], newW, newB], outputs: [keepConvName ? convOut : bnOut] });
       dropped.add(index);
     });
 
-    const convOutputsGone = new Set([...replaced.keys()].map((i) => graph.nodes[i].outputs[0]));
-    const result: Graph = {
-      ...graph,
-      nodes: graph.nodes.flatMap((n, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? n])),
-      initializers: [
-        ...graph.initializers.map((t) => tensors.get(t.name) ?? t),
-        ...[...tensors.values()].filter((t) => !constants.has(t.name)),
-      ],
-      valueInfo: graph.valueInfo.filter((v) => !convOutputsGone.has(v.name)),
-    };
+    const result = renameReads(
+      {
+        ...graph,
+        nodes: graph.nodes.flatMap((n, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? n])),
+        initializers: [
+          ...graph.initializers.map((t) => tensors.get(t.name) ?? t),
+          ...[...tensors.values()].filter((t) => !constants.has(t.name)),
+        ],
+        valueInfo: graph.valueInfo.filter((v) => !gone.has(v.name)),
+      },
+      renames,
+    );
     return {
       graph: result,
       summary:
