@@ -45,7 +45,7 @@ export async function classifyFrames(c: Context<AppEnv>): Promise<Response> {
     const t0 = performance.now();
     const image = await decodeFrame(frames[j].bytes, frames[j].header, frames[j].what);
     const t1 = performance.now();
-    slots.forEach((frame, t) => frame === j && clip.setFrame(t, image));
+    for (let t = 0; t < slots.length; t++) if (slots[t] === j) clip.setFrame(t, image);
     decodeMs += t1 - t0;
     preprocessMs += performance.now() - t1;
   }
