@@ -3,9 +3,7 @@
 // `wrangler dev` attaches (SYSTEM.md: it slows wasm 2–3×).
 // Usage: npx wrangler deploy --dry-run --outdir dist
 //        npx tsx worker/scripts/bench-classify.ts RUNS frame1.jpg frame2.jpg ...
-import { readdirSync, readFileSync } from "node:fs";
-import { basename } from "node:path";
-import { Miniflare } from "miniflare";
+import { framesBody, startBundledWorker } from "./local-worker.ts";
 
 const [runsArg, ...paths] = process.argv.slice(2);
 const runs = Number(runsArg);
@@ -14,27 +12,8 @@ if (!(runs >= 1) || paths.length === 0) {
   process.exit(2);
 }
 
-// Listed by hand: ORT's bundle holds a dynamic import (unused here) that
-// Miniflare's module walker refuses.
-const files = readdirSync("dist");
-const mf = new Miniflare({
-  modulesRoot: "dist",
-  modules: [
-    { type: "ESModule", path: "dist/index.js" },
-    ...files.filter((f) => f.endsWith(".wasm")).map((f) => ({ type: "CompiledWasm" as const, path: `dist/${f}` })),
-    ...files.filter((f) => f.endsWith(".onnx")).map((f) => ({ type: "Data" as const, path: `dist/${f}` })),
-  ],
-  compatibilityDate: "2026-04-20",
-  compatibilityFlags: ["nodejs_compat"],
-  r2Buckets: ["MODELS"],
-});
-
-// Node's FormData is not Miniflare's: encode the multipart body once, send bytes.
-const form = new FormData();
-for (const p of paths) form.append("frames", new Blob([readFileSync(p)], { type: "image/jpeg" }), basename(p));
-const encoded = new Request("http://bench/", { method: "POST", body: form });
-const contentType = encoded.headers.get("content-type")!;
-const body = new Uint8Array(await encoded.arrayBuffer());
+const mf = startBundledWorker("dist");
+const { body, contentType } = await framesBody(paths);
 
 const times: number[] = [];
 let server: unknown;

@@ -1,0 +1,149 @@
+// One real path through all the doors: synthetic H.264 clips → `npm run train`
+// (tiny X3D on CPU) → `npm run compile` → the Worker in workerd (Miniflare,
+// the model stored in its R2 bucket) answering POST /v1/classify for frames a
+// client extracted from held-out clips. Slow by nature (a few minutes on two
+// cores): it trains a model.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseManifestJson, type Manifest } from "../../contract/manifest.ts";
+import { bundleWorker, framesBody, startBundledWorker } from "../../worker/scripts/local-worker.ts";
+
+const root = resolve(import.meta.dirname, "../..");
+const work = join(root, ".cache", "e2e");
+const python = join(root, ".venv", "bin", "python");
+
+function run(cmd: string, args: string[]): string {
+  const started = Date.now();
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, OMP_NUM_THREADS: "2", TQDM_DISABLE: "1", FORCE_COLOR: "0" },
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  console.log(`e2e: ${[cmd, ...args].join(" ").replace(root + "/", "")} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return r.stdout;
+}
+
+interface ClipFrames {
+  clip: number;
+  files: string[];
+}
+interface FramesIndex {
+  items: { path: string; label: number; clips: ClipFrames[] }[];
+}
+interface Evaluation {
+  videos: { path: string; label: number; clips: { index: number; probs: number[] }[] }[];
+}
+interface ClassifyAnswer {
+  model: { id: string; version: string };
+  top: { label: string; index: number; score: number }[];
+  frames: { received: number; used: number };
+}
+
+let mf: Miniflare;
+let manifest: Manifest;
+let frames: Record<"png" | "jpg", FramesIndex>;
+let reference: Evaluation;
+
+async function classify(files: string[], topk: number): Promise<ClassifyAnswer> {
+  const { body, contentType } = await framesBody(files);
+  const res = await mf.dispatchFetch(`http://edge.test/v1/classify?model=${manifest.id}&version=${manifest.version}&topk=${topk}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": contentType },
+  });
+  const answer = (await res.json()) as ClassifyAnswer;
+  if (res.status !== 200) throw new Error(`classify answered ${res.status}: ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+describe("train → compile → serve, end to end", () => {
+  beforeAll(async () => {
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    const data = join(work, "data");
+    const runDir = join(work, "run");
+    const compiled = join(work, "compiled");
+    // Through the same front doors a user types: `npm run train`, `npm run compile`.
+    run("npx", ["tsx", "training/cli.ts", "make-dataset", "--out", data, "--train-per-class", "24", "--val-per-class", "6", "--seed", "11"]);
+    run("npx", ["tsx", "training/cli.ts", "train", "--data", data, "--arch", "x3d", "--preset", "tiny", "--epochs", "10", "--seed", "0", "--threads", "2", "--workers", "1", "--id", "e2e-tiny", "--version", "1", "--out", runDir]);
+    run("npx", ["tsx", "compiler/cli.ts", runDir, "--out", compiled]);
+    manifest = parseManifestJson(readFileSync(join(compiled, "manifest.json"), "utf8"), "compiled/manifest.json");
+
+    // The Python trainer's evaluation of the held-out clips with the compiled model.
+    const evalJson = join(work, "eval.json");
+    run(python, ["-m", "videotrain", "evaluate", "--run", compiled, "--list", join(data, "val.txt"), "--out", evalJson]);
+    reference = JSON.parse(readFileSync(evalJson, "utf8"));
+
+    // What a client would upload: the plan's frames of each held-out clip, as
+    // lossless PNG (for parity with Python) and as JPEG (the common case).
+    frames = { png: undefined!, jpg: undefined! };
+    for (const format of ["png", "jpg"] as const) {
+      const out = join(work, `frames-${format}`);
+      run(python, ["-m", "videotrain", "frames", "--manifest", join(compiled, "manifest.json"), "--list", join(data, "val.txt"), "--format", format, "--out", out]);
+      frames[format] = JSON.parse(readFileSync(join(out, "index.json"), "utf8"));
+    }
+
+    const dist = join(work, "dist");
+    bundleWorker(dist, root);
+    mf = startBundledWorker(dist);
+    const bucket = await mf.getR2Bucket("MODELS");
+    const prefix = `models/${manifest.id}/${manifest.version}`;
+    await bucket.put(`${prefix}/model.onnx`, readFileSync(join(compiled, "model.onnx")));
+    await bucket.put(`${prefix}/manifest.json`, readFileSync(join(compiled, "manifest.json"), "utf8"));
+  }, 900_000);
+
+  afterAll(async () => {
+    await mf?.dispose();
+  });
+
+  it("compiles a manifest that records its parent and the passes applied", () => {
+    expect(manifest.provenance.parent?.id).toBe("e2e-tiny");
+    const passes = manifest.provenance.passes.map((p) => p.name);
+    expect(passes).toContain("train");
+    expect(passes).toContain("fold-batchnorm");
+    expect(manifest.labels).toHaveLength(8);
+  });
+
+  it("the Worker agrees with the Python evaluation on the same frames (PNG)", async () => {
+    let agree = 0;
+    let total = 0;
+    let maxDiff = 0;
+    for (const [v, item] of frames.png.items.entries()) {
+      const ref = reference.videos[v];
+      expect(ref.path).toBe(item.path);
+      for (const clip of item.clips) {
+        const answer = await classify(clip.files, manifest.labels.length);
+        const probs = ref.clips[clip.clip].probs;
+        const refTop = probs.indexOf(Math.max(...probs));
+        total++;
+        if (answer.top[0].index === refTop) agree++;
+        for (const t of answer.top) maxDiff = Math.max(maxDiff, Math.abs(t.score - probs[t.index]));
+      }
+    }
+    console.log(`e2e: Worker vs Python on ${total} held-out clips (PNG frames): top-1 agreement ${agree}/${total}, max |Δp| ${maxDiff.toExponential(2)}`);
+    expect(total).toBeGreaterThanOrEqual(48);
+    expect(agree).toBe(total);
+    expect(maxDiff).toBeLessThan(1e-3);
+  });
+
+  it("classifies held-out clips uploaded as JPEG frames well above chance", async () => {
+    let correct = 0;
+    let total = 0;
+    for (const item of frames.jpg.items) {
+      for (const clip of item.clips) {
+        const answer = await classify(clip.files, 3);
+        expect(answer.frames.used).toBe(manifest.input.frames);
+        total++;
+        if (answer.top[0].index === item.label) correct++;
+      }
+    }
+    const accuracy = correct / total;
+    console.log(`e2e: Worker top-1 on ${total} held-out clips (JPEG frames): ${(100 * accuracy).toFixed(1)}% (chance ${(100 / manifest.labels.length).toFixed(1)}%)`);
+    expect(accuracy).toBeGreaterThanOrEqual(0.8);
+  });
+});

@@ -1,0 +1,45 @@
+// The Worker as it deploys, run in workerd by Miniflare without the V8
+// inspector that `wrangler dev` attaches (SYSTEM.md: it slows wasm 2–3×).
+// Used by the latency benchmark and the end-to-end test.
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { Miniflare } from "miniflare";
+
+/** Bundles the Worker with wrangler (as `wrangler deploy` would) into `outDir`. */
+export function bundleWorker(outDir: string, cwd = process.cwd()): void {
+  const r = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outDir], { cwd, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/** Starts the bundle in `distDir` with an R2 bucket bound as MODELS. */
+export function startBundledWorker(distDir: string): Miniflare {
+  // Modules are listed by hand: ORT's bundle holds a dynamic import (unused
+  // here) that Miniflare's module walker refuses.
+  const files = readdirSync(distDir);
+  return new Miniflare({
+    modulesRoot: distDir,
+    modules: [
+      { type: "ESModule", path: join(distDir, "index.js") },
+      ...files.filter((f) => f.endsWith(".wasm")).map((f) => ({ type: "CompiledWasm" as const, path: join(distDir, f) })),
+      ...files.filter((f) => f.endsWith(".onnx")).map((f) => ({ type: "Data" as const, path: join(distDir, f) })),
+    ],
+    compatibilityDate: "2026-04-20",
+    compatibilityFlags: ["nodejs_compat"],
+    r2Buckets: ["MODELS"],
+  });
+}
+
+/**
+ * A multipart body of `frames` files, encoded once as bytes: Node's FormData
+ * is not Miniflare's, so it cannot be passed to dispatchFetch directly.
+ */
+export async function framesBody(paths: string[]): Promise<{ body: Uint8Array; contentType: string }> {
+  const form = new FormData();
+  for (const p of paths) {
+    const type = p.endsWith(".png") ? "image/png" : "image/jpeg";
+    form.append("frames", new Blob([readFileSync(p)], { type }), basename(p));
+  }
+  const encoded = new Request("http://local/", { method: "POST", body: form });
+  return { body: new Uint8Array(await encoded.arrayBuffer()), contentType: encoded.headers.get("content-type")! };
+}
