@@ -5,7 +5,7 @@ import type { Graph, Node } from "../ir/types.ts";
 import { count, type Pass } from "./pass.ts";
 
 export const eliminateDeadNodes: Pass = {
-  name: "eliminateDeadNodes",
+  name: "eliminate-dead-nodes",
   run(graph) {
     const live = new Set(graph.outputs.map((o) => o.name));
     const kept: Node[] = [];

@@ -11,7 +11,7 @@ import { count, type Pass } from "./pass.ts";
 const isDefault = (n: Node) => n.domain === "" || n.domain === "ai.onnx";
 
 export const foldBatchNorm: Pass = {
-  name: "foldBatchNorm",
+  name: "fold-batchnorm",
   run(graph) {
     const constants = constantInitializers(graph);
     const producers = producerIndex(graph);

@@ -8,7 +8,7 @@ import { count, type Pass } from "./pass.ts";
 const isDefault = (n: Node) => n.domain === "" || n.domain === "ai.onnx";
 
 export const foldConstants: Pass = {
-  name: "foldConstants",
+  name: "fold-constants",
   run(graph) {
     const graphOutputs = new Set(graph.outputs.map((o) => o.name));
     const initializers: Tensor[] = [...graph.initializers];

@@ -4,11 +4,12 @@ import type { Graph } from "../ir/types.ts";
 
 export interface PassResult {
   readonly graph: Graph;
-  /** One line for logs and the manifest's provenance, e.g. "folded 3 BatchNormalization into Conv". */
+  /** One line for logs and the manifest's provenance, e.g. "folded 3 BatchNormalization nodes into Conv". */
   readonly summary: string;
 }
 
 export interface Pass {
+  /** kebab-case, as recorded in the manifest's provenance.passes (e.g. "fold-batchnorm"). */
   readonly name: string;
   readonly run: (graph: Graph) => PassResult;
 }
