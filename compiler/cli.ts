@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { CompileError, isUserError } from "./errors.ts";
 import { inspectModel } from "./inspect.ts";
-import { loadModel } from "./ir/load.ts";
+import { loadModel } from "./ir/index.ts";
 import { compile } from "./pipeline.ts";
 
 const USAGE = `usage: npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V]
@@ -15,7 +15,12 @@ async function main(argv: string[]): Promise<void> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { out: { type: "string" }, id: { type: "string" }, version: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        out: { type: "string" },
+        id: { type: "string" },
+        version: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     });
   } catch (e) {
     throw new CompileError(`${(e as Error).message}\n${USAGE}`);
@@ -31,7 +36,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (positionals.length !== 1) throw new CompileError(`expected one run dir or model.onnx\n${USAGE}`);
-  await compile(positionals[0], { out: values.out, id: values.id, version: values.version, log: (line) => console.log(line) });
+  const { out, id, version } = values;
+  await compile(positionals[0], { out, id, version, log: (line) => console.log(line) });
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

@@ -1,7 +1,7 @@
 // Which errors are a user's to fix (bad input files or flags): the CLI prints
 // their message as one line, while anything else is a bug and keeps its stack.
 import { ManifestError } from "../contract/manifest.ts";
-import { OnnxError } from "./ir/errors.ts";
+import { OnnxError } from "./ir/index.ts";
 
 /** A problem with the compiler's inputs or flags; the message names the file and the problem. */
 export class CompileError extends Error {

@@ -1,10 +1,7 @@
 // `compile inspect`: the graph as text plus a summary a person can scan.
-import { OnnxError } from "./ir/errors.ts";
-import { elementCount } from "./ir/dtype.ts";
-import { defaultOpset } from "./ir/graph.ts";
-import { formatType, printGraph } from "./ir/printer.ts";
-import { inferShapes } from "./ir/shapes.ts";
-import type { Model, ValueInfo } from "./ir/types.ts";
+import {
+  defaultOpset, elementCount, formatType, inferShapes, OnnxError, printGraph, type Model, type ValueInfo,
+} from "./ir/index.ts";
 
 export function inspectModel(model: Model, source: string): string {
   const { graph } = model;

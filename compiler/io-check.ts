@@ -1,8 +1,7 @@
 // The model must take and give what its manifest promises: the Worker builds
 // its input tensor from the manifest, not from the model.
 import type { Manifest } from "../contract/manifest.ts";
-import { formatType } from "./ir/printer.ts";
-import type { Dim, Model, ValueInfo } from "./ir/types.ts";
+import { formatType, type Dim, type Model, type ValueInfo } from "./ir/index.ts";
 import { CompileError } from "./errors.ts";
 
 /** Throws CompileError naming `source` unless the model's inputs and outputs match the manifest. */

@@ -1,8 +1,7 @@
 // Running models in onnxruntime-node (the same kernels onnxruntime-web
 // compiles to wasm): parity checks and pass tests compare real outputs.
 import * as ort from "onnxruntime-node";
-import { elementCount } from "./ir/dtype.ts";
-import type { Tensor } from "./ir/types.ts";
+import { elementCount, type Tensor } from "./ir/index.ts";
 
 const OPTIONS: ort.InferenceSession.SessionOptions = {
   intraOpNumThreads: 1,

@@ -56,7 +56,12 @@ export class GraphBuilder {
   }
 
   /** Adds a node and returns its first output's name. */
-  node(op: string, inputs: readonly string[], attributes: Record<string, Attribute> = {}, outputs?: readonly string[]): string {
+  node(
+    op: string,
+    inputs: readonly string[],
+    attributes: Record<string, Attribute> = {},
+    outputs?: readonly string[],
+  ): string {
     const n = this.count++;
     const outs = outputs ?? [`${op.toLowerCase()}${n}`];
     this.nodes.push(makeNode(op, inputs, outs, attributes, `${op}_${n}`));

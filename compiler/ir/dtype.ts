@@ -15,7 +15,7 @@ export type TensorData =
 type Storage = "f32" | "f64" | "i8" | "u8" | "i16" | "u16" | "i32" | "u32" | "i64" | "u64" | "string";
 
 /** Which TensorProto typed field holds this type when raw_data is not used. */
-export type TypedField = "floatData" | "int32Data" | "stringData" | "int64Data" | "doubleData" | "uint64Data";
+type TypedField = "floatData" | "int32Data" | "stringData" | "int64Data" | "doubleData" | "uint64Data";
 
 interface DTypeInfo {
   readonly code: number;

@@ -21,7 +21,7 @@ export function subgraphsOf(node: Node): Graph[] {
 }
 
 /** Names a graph reads but does not define: values it takes from enclosing scopes. */
-export function freeVariables(graph: Graph): Set<string> {
+function freeVariables(graph: Graph): Set<string> {
   const defined = new Set<string>([...graph.inputs.map((i) => i.name), ...graph.initializers.map((t) => t.name)]);
   const free = new Set<string>();
   for (const node of graph.nodes) {

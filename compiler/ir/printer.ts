@@ -55,7 +55,9 @@ function formatAttribute(a: Attribute): string {
 
 const INLINE_ELEMENTS = 8;
 // Types whose storage holds the element values themselves (not bit patterns or packed bytes).
-const PLAIN = new Set(["float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "string"]);
+const PLAIN = new Set([
+  "float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "string",
+]);
 
 /** `float32[2,3]`, with the values when there are only a few (shapes, axes, scalars). */
 function formatTensor(t: Tensor): string {

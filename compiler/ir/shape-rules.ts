@@ -184,7 +184,7 @@ function compatible(a: Dim | undefined, b: Dim | undefined): boolean {
 }
 
 /** Numpy-style multidirectional broadcasting. */
-export function broadcast(a: readonly Dim[], b: readonly Dim[]): Dim[] {
+function broadcast(a: readonly Dim[], b: readonly Dim[]): Dim[] {
   const rank = Math.max(a.length, b.length);
   return Array.from({ length: rank }, (_, i) => {
     const x = a[a.length - rank + i] ?? 1;

@@ -37,7 +37,7 @@ export function modelProblems(model: Model): string[] {
 }
 
 /** Problems in a graph; `outer` holds the names visible from enclosing graphs (for subgraphs). */
-export function graphProblems(graph: Graph, outer: ReadonlySet<string>): string[] {
+function graphProblems(graph: Graph, outer: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   const where = graph.name ? `graph "${graph.name}": ` : "";
   const defined = new Set<string>();

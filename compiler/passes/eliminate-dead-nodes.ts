@@ -1,7 +1,6 @@
 // Removes nodes none of whose outputs reach a graph output, initializers no
 // node reads, and value_info entries for values that no longer exist.
-import { definedNames, valuesRead } from "../ir/graph.ts";
-import type { Graph, Node } from "../ir/types.ts";
+import { definedNames, valuesRead, type Graph, type Node } from "../ir/index.ts";
 import { count, type Pass } from "./pass.ts";
 
 export const eliminateDeadNodes: Pass = {

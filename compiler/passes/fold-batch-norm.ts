@@ -4,8 +4,8 @@
 // The BN's parameters become unused; eliminateDeadNodes removes them.
 import {
   constantInitializers, definedNames, getFloat, getInt, producerIndex, renameReads, uniqueName, useCounts,
-} from "../ir/graph.ts";
-import type { Node, Tensor } from "../ir/types.ts";
+  type Node, type Tensor,
+} from "../ir/index.ts";
 import { count, type Pass } from "./pass.ts";
 
 const isDefault = (n: Node) => n.domain === "" || n.domain === "ai.onnx";

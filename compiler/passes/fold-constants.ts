@@ -1,8 +1,8 @@
 // Simple constant folding: Constant nodes become initializers, and Identity
 // nodes go away (their readers read the Identity's input instead).
-import { IrProblem, OnnxError } from "../ir/errors.ts";
-import { constantValue, definedNames, describeNode, renameReads } from "../ir/graph.ts";
-import type { Node, Tensor } from "../ir/types.ts";
+import {
+  constantValue, definedNames, describeNode, IrProblem, OnnxError, renameReads, type Node, type Tensor,
+} from "../ir/index.ts";
 import { count, type Pass } from "./pass.ts";
 
 const isDefault = (n: Node) => n.domain === "" || n.domain === "ai.onnx";

@@ -1,6 +1,6 @@
 // A pass is a pure function from graph to graph that says what it did.
 // It never mutates its input: unchanged nodes and tensors are shared.
-import type { Graph } from "../ir/types.ts";
+import type { Graph } from "../ir/index.ts";
 
 export interface PassResult {
   readonly graph: Graph;

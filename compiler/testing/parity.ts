@@ -1,7 +1,6 @@
 // Runs two models in onnxruntime on the same seeded random inputs and
 // reports how far their outputs are apart.
-import { encodeModel } from "../ir/save.ts";
-import type { Model, Tensor } from "../ir/types.ts";
+import { encodeModel, type Model, type Tensor } from "../ir/index.ts";
 import { seededRandom, uniform } from "../random.ts";
 import { maxAbsDiff, runModel } from "../runtime.ts";
 

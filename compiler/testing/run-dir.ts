@@ -4,11 +4,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseManifest, type Manifest } from "../../contract/manifest.ts";
 import { sha256Hex } from "../artifact.ts";
-import { encodeModel } from "../ir/save.ts";
-import type { Model } from "../ir/types.ts";
+import { encodeModel, type Model } from "../ir/index.ts";
 import { VIDEO_MODEL_DEFAULTS } from "./video-model.ts";
 
-export function teacherManifest(modelBytes: Uint8Array): Manifest {
+function teacherManifest(modelBytes: Uint8Array): Manifest {
   const { frames, size, classes, inputName, outputName } = VIDEO_MODEL_DEFAULTS;
   return parseManifest({
     schemaVersion: 1,

@@ -2,8 +2,7 @@
 // random weights: Conv3d -> BN -> Relu -> depthwise Conv3d -> BN -> Swish ->
 // GlobalAveragePool -> Flatten -> Gemm, plus the things the simple passes
 // clean up (a Constant, Identities, a dead branch, an unused initializer).
-import { GraphBuilder, attr, makeModel } from "../ir/build.ts";
-import type { Model } from "../ir/types.ts";
+import { attr, GraphBuilder, makeModel, type Model } from "../ir/index.ts";
 import { seededRandom, uniform } from "../random.ts";
 
 export interface VideoModelOptions {
