@@ -9,6 +9,11 @@ export function describeNode(node: Node, index: number): string {
     : `node #${index} (${node.op}${node.outputs[0] ? ` -> %${node.outputs[0]}` : ""})`;
 }
 
+/** Whether a node's op is from the default ONNX operator set. */
+export function isDefaultDomain(node: Node): boolean {
+  return node.domain === "" || node.domain === "ai.onnx";
+}
+
 /** The version of the default ONNX operator set the model imports, or undefined. */
 export function defaultOpset(model: Model): number | undefined {
   return model.opsetImports.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version;

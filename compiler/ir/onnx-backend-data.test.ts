@@ -6,7 +6,8 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { maxAbsDiff, runModel } from "../runtime.ts";
-import { loadModel, decodeModel } from "./load.ts";
+import { isDefaultDomain } from "./graph.ts";
+import { decodeModel, loadModel } from "./load.ts";
 import { encodeModel } from "./save.ts";
 import { SHAPE_RULES } from "./shape-rules.ts";
 import { inferTypes } from "./shapes.ts";
@@ -46,7 +47,7 @@ function findCases(): Case[] {
 
 const cases = findCases();
 
-const knownOps = (m: Model) => m.graph.nodes.every((n) => (n.domain === "" || n.domain === "ai.onnx") && n.op in SHAPE_RULES);
+const knownOps = (m: Model) => m.graph.nodes.every((n) => isDefaultDomain(n) && n.op in SHAPE_RULES);
 
 describe("ONNX backend test data", () => {
   it("is installed", () => {

@@ -1,7 +1,7 @@
 // Shape inference: the type of every value in a graph, from the declared
 // input types, the initializers and one rule per op (shape-rules.ts).
 import { IrProblem, OnnxError } from "./errors.ts";
-import { constantValue, describeNode, initializerMap } from "./graph.ts";
+import { constantValue, describeNode, initializerMap, isDefaultDomain } from "./graph.ts";
 import { formatType } from "./printer.ts";
 import { SHAPE_RULES, UnknownShape, type RuleContext } from "./shape-rules.ts";
 import type { Dim, Graph, Node, Tensor, TensorType, ValueInfo } from "./types.ts";
@@ -43,7 +43,7 @@ export function inferTypes(graph: Graph, source = "graph"): Map<string, TensorTy
 
   graph.nodes.forEach((node, index) => {
     const fail = (message: string) => new OnnxError(source, [`${describeNode(node, index)}: ${message}`]);
-    const rule = node.domain === "" || node.domain === "ai.onnx" ? SHAPE_RULES[node.op] : undefined;
+    const rule = isDefaultDomain(node) ? SHAPE_RULES[node.op] : undefined;
     if (!rule) {
       const op = node.domain ? `${node.domain}.${node.op}` : node.op;
       throw new OnnxError(source, [`shape inference does not know op ${op} at ${describeNode(node, index)}`]);

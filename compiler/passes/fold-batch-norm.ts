@@ -3,12 +3,10 @@
 // per output channel. A BN that does not directly follow such a Conv stays.
 // The BN's parameters become unused; eliminateDeadNodes removes them.
 import {
-  constantInitializers, definedNames, getFloat, getInt, producerIndex, renameReads, uniqueName, useCounts,
+  constantInitializers, definedNames, getFloat, getInt, isDefaultDomain, producerIndex, renameReads, uniqueName, useCounts,
   type Node, type Tensor,
 } from "../ir/index.ts";
 import { count, type Pass } from "./pass.ts";
-
-const isDefault = (n: Node) => n.domain === "" || n.domain === "ai.onnx";
 
 export const foldBatchNorm: Pass = {
   name: "fold-batchnorm",
@@ -26,7 +24,7 @@ export const foldBatchNorm: Pass = {
     let left = 0;
 
     graph.nodes.forEach((bn, index) => {
-      if (!isDefault(bn) || bn.op !== "BatchNormalization") return;
+      if (!isDefaultDomain(bn) || bn.op !== "BatchNormalization") return;
       const convIndex = producers.get(bn.inputs[0]);
       const conv = convIndex === undefined ? undefined : graph.nodes[convIndex];
       const params = conv && foldable(bn, conv, constants, uses);
@@ -91,7 +89,7 @@ function foldable(
   constants: ReadonlyMap<string, Tensor>,
   uses: ReadonlyMap<string, number>,
 ): Params | undefined {
-  if (!isDefault(conv) || conv.op !== "Conv" || conv.outputs.length !== 1) return undefined;
+  if (!isDefaultDomain(conv) || conv.op !== "Conv" || conv.outputs.length !== 1) return undefined;
   // The Conv's output must feed only this BN; the BN must be in inference mode.
   if (uses.get(conv.outputs[0]) !== 1) return undefined;
   if (bn.outputs.slice(1).some((o) => o !== "") || getInt(bn, "training_mode", 0) !== 0) return undefined;

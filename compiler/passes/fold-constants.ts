@@ -1,11 +1,9 @@
 // Simple constant folding: Constant nodes become initializers, and Identity
 // nodes go away (their readers read the Identity's input instead).
 import {
-  constantValue, definedNames, describeNode, IrProblem, OnnxError, renameReads, type Node, type Tensor,
+  constantValue, definedNames, describeNode, IrProblem, isDefaultDomain, OnnxError, renameReads, type Node, type Tensor,
 } from "../ir/index.ts";
 import { count, type Pass } from "./pass.ts";
-
-const isDefault = (n: Node) => n.domain === "" || n.domain === "ai.onnx";
 
 export const foldConstants: Pass = {
   name: "fold-constants",
@@ -20,7 +18,7 @@ export const foldConstants: Pass = {
     let identities = 0;
 
     graph.nodes.forEach((node, index) => {
-      if (isDefault(node) && node.op === "Constant") {
+      if (isDefaultDomain(node) && node.op === "Constant") {
         const value = constantOf(node, index);
         if (value) {
           initializers.push(value);
@@ -28,7 +26,7 @@ export const foldConstants: Pass = {
           return;
         }
       }
-      if (isDefault(node) && node.op === "Identity" && node.inputs.length === 1 && node.outputs.length === 1) {
+      if (isDefaultDomain(node) && node.op === "Identity" && node.inputs.length === 1 && node.outputs.length === 1) {
         const x = current(node.inputs[0]);
         const y = node.outputs[0];
         if (!graphOutputs.has(y)) {
@@ -64,7 +62,7 @@ function constantOf(node: Node, index: number): Tensor | undefined {
   try {
     return constantValue(node);
   } catch (e) {
-    if (e instanceof IrProblem) throw new OnnxError("foldConstants", [`${describeNode(node, index)}: ${e.message}`]);
+    if (e instanceof IrProblem) throw new OnnxError(foldConstants.name, [`${describeNode(node, index)}: ${e.message}`]);
     throw e;
   }
 }
