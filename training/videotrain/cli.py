@@ -1,4 +1,4 @@
-"""`videotrain` command line: train, make-dataset, evaluate, check.
+"""`videotrain` command line: train, make-dataset, evaluate, frames, check.
 
 User mistakes (a bad --data directory, missing labels, an incomplete run)
 print one `error:` line naming the file and exit 2, without a traceback.
@@ -19,6 +19,7 @@ USAGE_EXAMPLES = """examples:
   videotrain train --data data/synthetic --arch x3d --preset tiny --out runs/tiny
   videotrain train --data data/synthetic --preset tiny --out runs/tiny --epochs 20 --resume
   videotrain evaluate --run runs/tiny --list data/synthetic/val.txt
+  videotrain frames --manifest runs/tiny/manifest.json clip.mp4 --out frames/
   videotrain check
 """
 
@@ -87,6 +88,19 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+def _frames_parser(sub) -> None:
+    p = sub.add_parser(
+        "frames",
+        help="write the frames a model's sampling plan picks from videos, as images to upload to /v1/classify",
+    )
+    p.add_argument("video", nargs="?", help="one video (or use --list)")
+    p.add_argument("--manifest", required=True, help="the model's manifest.json (its sampling plan decides the frames)")
+    p.add_argument("--list", help="`path label` list of videos")
+    p.add_argument("--root", help="directory that relative paths in the list start from (default: the list's directory)")
+    p.add_argument("--format", choices=["jpg", "png"], default="jpg")
+    p.add_argument("--out", required=True, help="output directory: videoNNNNN/clipK/frameJJ.<format> and index.json")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="videotrain",
@@ -98,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     _make_dataset_parser(sub)
     _evaluate_parser(sub)
+    _frames_parser(sub)
     c = sub.add_parser("check", help="print torch, device and missing packages; exit 1 if training cannot run")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -233,6 +248,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"top-1 {100 * result['top1']:.2f}% on {n} videos ({result['aggregation']}); predictions: {result['out']}")
         if result["skipped"]:
             print(f"warning: {len(result['skipped'])} unreadable videos skipped (listed in the JSON)")
+        return 0
+
+    if args.command == "frames":
+        from .frames import extract_frames, videos_from_args
+
+        index = extract_frames(args.manifest, videos_from_args(args.video, args.list, args.root), args.out, args.format)
+        clips = sum(len(item["clips"]) for item in index["items"])
+        print(f"wrote {clips} clips of {len(index['items'])} videos to {args.out} (index.json lists them)")
         return 0
 
     from .train import TrainOptions, train
