@@ -55,6 +55,8 @@ def _train_parser(sub) -> None:
     r.add_argument("--id", help="manifest id (default: <arch>-<preset>-<dataset>)")
     r.add_argument("--version", help="manifest version (default: UTC timestamp)")
     r.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    r.add_argument("--stop-after", type=int, metavar="N",
+                   help="train at most N epochs now, then stop (continue later with --resume)")
     r.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     r.add_argument("--threads", type=int, help="torch threads (default: CPU count)")
     r.add_argument("--seed", type=int, default=0)
@@ -267,6 +269,7 @@ def _run(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing, grad_clip=args.grad_clip, clips_per_video=args.clips_per_video,
         hflip=args.hflip, workers=args.workers, threads=args.threads, seed=args.seed, device=args.device,
         id=args.id, version=args.version, exporter=args.exporter, opset=args.opset, resume=args.resume,
+        stop_after=args.stop_after,
         progress=not args.no_progress,
     )
     train(opts)

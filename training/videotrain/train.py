@@ -82,6 +82,9 @@ class TrainOptions:
     exporter: str = "torchscript"
     opset: int = 17
     resume: bool = False
+    # Train at most this many epochs in this invocation, then stop without
+    # exporting (continue with resume): for time-sliced or preemptible jobs.
+    stop_after: int | None = None
     progress: bool = True
 
 
@@ -332,7 +335,8 @@ def _log(opts: TrainOptions, line: str) -> None:
 
 
 def train(opts: TrainOptions) -> dict:
-    """Runs training and export; returns the manifest written to opts.out."""
+    """Runs training and export; returns the manifest written to opts.out
+    ({} when stop_after ended the session before the last epoch)."""
     started = time.perf_counter()
     preset = get_preset(opts.arch, opts.preset)
     epochs = opts.epochs or preset.epochs
@@ -458,7 +462,8 @@ def train(opts: TrainOptions) -> dict:
         f"{f' ({len(train_ds.skipped) + len(val_ds.skipped)} unreadable skipped)' if train_ds.skipped or val_ds.skipped else ''}; "
         f"device {device.type}, {torch.get_num_threads()} threads, {opts.workers} workers",
     )
-    for epoch in range(start_epoch, epochs + 1):
+    last_epoch = epochs if opts.stop_after is None else min(epochs, start_epoch - 1 + opts.stop_after)
+    for epoch in range(start_epoch, last_epoch + 1):
         t0 = time.perf_counter()
         # Per-epoch seeds make a resumed run draw what an uninterrupted one would.
         torch.manual_seed(opts.seed * 100_003 + epoch)
@@ -493,6 +498,10 @@ def train(opts: TrainOptions) -> dict:
             f"val loss {stats['val.loss']:.3f} top1 {100 * stats['val.top1']:.1f}% top5 {100 * stats['val.top5']:.1f}%  "
             f"lr {stats['lr']:.2e}  {stats['seconds']:.1f}s{'  *best' if improved else ''}",
         )
+
+    if last_epoch < epochs:
+        _log(opts, f"stopped after epoch {last_epoch} of {epochs}; continue with --resume (nothing exported yet)")
+        return {}
 
     # Export the best epoch, not the last.
     from safetensors.torch import load_file
