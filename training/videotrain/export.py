@@ -171,9 +171,10 @@ def export_onnx(
         summary = graph_summary(tmp)
         if summary["opset"] != opset:
             raise ExportError(f"{path}: exporter produced opset {summary['opset']}, asked for {opset}")
-        last = onnx_model.graph.node[-1].op_type if onnx_model.graph.node else None
-        if last in ("Softmax", "Sigmoid"):
-            raise ExportError(f"{path}: the graph ends in {last}; the head must output logits (head_activation=None)")
+        if summary["ops"].get("Softmax"):
+            # PyTorchVideo's default head applies softmax before its final
+            # average pool; the manifest promises logits.
+            raise ExportError(f"{path}: the graph contains Softmax; the head must output logits (head_activation=None)")
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
