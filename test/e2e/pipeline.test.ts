@@ -100,7 +100,7 @@ describe("train → compile → serve, end to end", () => {
     mf = startBundledWorker(dist);
     const bucket = await mf.getR2Bucket("MODELS");
     const prefix = `models/${manifest.id}/${manifest.version}`;
-    await bucket.put(`${prefix}/model.onnx`, readFileSync(join(compiled, "model.onnx")));
+    await bucket.put(`${prefix}/model.onnx`, new Uint8Array(readFileSync(join(compiled, "model.onnx"))).buffer);
     await bucket.put(`${prefix}/manifest.json`, readFileSync(join(compiled, "manifest.json"), "utf8"));
   }, 900_000);
 
