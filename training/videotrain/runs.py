@@ -115,7 +115,8 @@ def save_resume_state(run: RunDir, state: dict[str, Any]) -> None:
 
 
 def load_resume_state(run: RunDir) -> dict[str, Any]:
-    run.require(run.last)
+    if not run.last.is_file():
+        raise RunError(f"{run.last}: not found, nothing to resume (drop --resume to start a new run)")
     try:
         # Our own file, holding optimizer/scheduler state and RNG states (not
         # only tensors), hence weights_only=False.
