@@ -123,7 +123,7 @@ def test_render_is_a_function_of_the_spec():
     assert np.array_equal(frames, render_clip(spec))
     assert clip_spec(5, "train", 6, 1) == spec
     assert clip_spec(5, "train", 6, 2) != spec and clip_spec(5, "val", 6, 1) != spec
-    # Something moves (beyond the camera jitter of up to 2 px).
+    # Something moves (beyond the camera jitter of up to 1 px).
     assert np.abs(frames[0].astype(int) - frames[-1]).mean() > 2
 
 
