@@ -2,7 +2,7 @@
 # Rebuilds models/default with the project's own pipeline: the synthetic
 # dataset → `npm run train` (tiny X3D, CPU is enough) → `npm run compile`,
 # plus examples/frames (a held-out clip's frames for the README's curl).
-# About 10 minutes on two CPU cores. WORK=dir keeps the intermediate files.
+# About 15 minutes on two CPU cores. WORK=dir keeps the intermediate files.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -12,9 +12,9 @@ id=synthetic-motion-x3d-tiny
 version="${VERSION:-1}"
 python="$root/.venv/bin/python"
 
-npx tsx training/cli.ts make-dataset --out "$work/data" --train-per-class 40 --val-per-class 10 --seed 0
+npx tsx training/cli.ts make-dataset --out "$work/data" --train-per-class 80 --val-per-class 10 --seed 0
 npx tsx training/cli.ts train --data "$work/data" --arch x3d --preset tiny --seed 0 \
-  --id "$id" --version "$version" --out "$work/run"
+  --epochs 30 --lr 5e-3 --threads 2 --workers 1 --id "$id" --version "$version" --out "$work/run"
 rm -rf "$work/compiled"
 npx tsx compiler/cli.ts "$work/run" --out "$work/compiled"
 "$python" -m videotrain evaluate --run "$work/compiled" --list "$work/data/val.txt" --out "$work/compiled/eval-val.json"
