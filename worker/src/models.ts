@@ -152,8 +152,12 @@ function remember(key: string, model: Promise<LoadedModel>): void {
   }
 }
 
+/** The id that requests use for the bundled model, whatever its manifest calls it. */
+export const DEFAULT_MODEL = "default";
+
 /** The model for an id and a version (or "latest"), loading and caching it on first use. */
-export async function getModel(bucket: R2Bucket, id: string, requested: string): Promise<LoadedModel> {
+export async function getModel(bucket: R2Bucket, requestedId: string, requested: string): Promise<LoadedModel> {
+  const id = requestedId === DEFAULT_MODEL ? bundledManifest().id : requestedId;
   const version = await resolveVersion(bucket, id, requested);
   const key = `${id}@${version}`;
   const cached = loaded.get(key);

@@ -4,6 +4,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { ManifestSchema } from "../../contract/manifest.ts";
+import { DEFAULT_MODEL } from "./models.ts";
 import { userError } from "./errors.ts";
 import { ACCEPTED_FRAMES, inspectFrame, type FrameHeader } from "./frames.ts";
 import { LIMITS } from "./limits.ts";
@@ -11,12 +12,12 @@ import type { AppEnv } from "./middleware.ts";
 
 export const ACCEPTED_BODY = `multipart/form-data with 1 to ${LIMITS.frames} "frames" file fields (JPEG or PNG, in temporal order); MP4 video uploads come later`;
 const ACCEPTED_OPTIONS =
-  'query or form fields: model (a model id, default "default"), version (a version or "latest", the default), topk (an integer from 1 to the number of labels, default 5)';
+  'query or form fields: model (a model id; "default", the default, is the bundled model), version (a version or "latest", the default), topk (an integer from 1 to the number of labels, default 5)';
 
 const Options = z
   .object({
     // The manifest's own rules for ids and versions.
-    model: ManifestSchema.shape.id.default("default"),
+    model: ManifestSchema.shape.id.default(DEFAULT_MODEL),
     version: z.union([z.literal("latest"), ManifestSchema.shape.version]).default("latest"),
     topk: z
       .string()
