@@ -185,7 +185,7 @@ def test_hflip_permutation_swaps_horizontal_directions():
 
 
 def _run_cli(args, env=None):
-    return subprocess.run([sys.executable, "-m", "videotrain.data.synthetic", *args], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "videotrain", "make-dataset", *args], capture_output=True, text=True, env=env)
 
 
 def test_cli_reports_speed(tmp_path):

@@ -8,11 +8,10 @@ Debian's ffmpeg (libx264) into real H.264 MP4 files with varied GOPs, sizes,
 frame rates and profiles, so that the decoding and keyframe paths of training
 and serving are exercised on the same kind of files.
 
-Usage: python -m videotrain.data.synthetic --out DIR --train-per-class 40 --val-per-class 10
+Usage: videotrain make-dataset --out DIR --train-per-class 40 --val-per-class 10
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import multiprocessing
@@ -20,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -409,30 +407,3 @@ def generate_dataset(
         print(f"generated {len(specs)} clips in {elapsed:.1f} s ({len(specs) / max(elapsed, 1e-9):.1f} clips/s, {workers} workers) -> {out}")
     return info
 
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m videotrain.data.synthetic", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--train-per-class", type=int, default=40)
-    p.add_argument("--val-per-class", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    args = p.parse_args(argv)
-    try:
-        generate_dataset(
-            args.out,
-            clips_per_class_train=args.train_per_class,
-            clips_per_class_val=args.val_per_class,
-            seed=args.seed,
-            workers=args.workers,
-            progress=not args.quiet,
-        )
-    except (RuntimeError, ValueError) as e:  # FFmpegNotFoundError is a RuntimeError
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
