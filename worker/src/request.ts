@@ -2,9 +2,7 @@
 // in the query or as form fields. Everything a client can get wrong is checked
 // here, from headers alone where possible, before any model or decoder runs.
 import type { Context } from "hono";
-import { z } from "zod";
-import { ManifestSchema } from "../../contract/manifest.ts";
-import { DEFAULT_MODEL } from "./models.ts";
+import { ClassifyOptionsSchema, type ClassifyOptions } from "./api-schemas.ts";
 import { userError } from "./errors.ts";
 import { ACCEPTED_FRAMES, inspectFrame, type FrameHeader } from "./frames.ts";
 import { LIMITS } from "./limits.ts";
@@ -13,22 +11,6 @@ import type { AppEnv } from "./middleware.ts";
 export const ACCEPTED_BODY = `multipart/form-data with 1 to ${LIMITS.frames} "frames" file fields (JPEG or PNG, in temporal order); MP4 video uploads come later`;
 const ACCEPTED_OPTIONS =
   'query or form fields: model (a model id; "default", the default, is the bundled model), version (a version or "latest", the default), topk (an integer from 1 to the number of labels, default 5)';
-
-const Options = z
-  .object({
-    // The manifest's own rules for ids and versions.
-    model: ManifestSchema.shape.id.default(DEFAULT_MODEL),
-    version: z.union([z.literal("latest"), ManifestSchema.shape.version]).default("latest"),
-    topk: z
-      .string()
-      .regex(/^[0-9]{1,5}$/, "must be a positive integer")
-      .transform(Number)
-      .pipe(z.number().int().min(1, "must be at least 1"))
-      .optional(),
-  })
-  .strict();
-
-export type ClassifyOptions = z.infer<typeof Options>;
 
 export interface UploadedFrame {
   bytes: ArrayBuffer;
@@ -63,7 +45,7 @@ function parseOptions(query: Record<string, string[]>, form: FormData): Classify
     }
     single[key] = values[0];
   }
-  const parsed = Options.safeParse(single);
+  const parsed = ClassifyOptionsSchema.safeParse(single);
   if (!parsed.success) {
     const unknown = parsed.error.issues.find((i) => i.code === "unrecognized_keys");
     const problems = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
