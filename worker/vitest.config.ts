@@ -8,8 +8,9 @@ export default defineConfig({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: `${repo}wrangler.toml` },
-      // A small body limit lets the 413 test send 2 MB instead of 32 MB.
-      miniflare: { bindings: { MAX_BODY_BYTES: String(2 * 1024 * 1024) } },
+      // A small body limit lets the 413 test send 2 MB instead of 32 MB. Keys are
+      // optional as in local dev; auth.test.ts requires them with its own env.
+      miniflare: { bindings: { MAX_BODY_BYTES: String(2 * 1024 * 1024), REQUIRE_API_KEY: "false" } },
     }),
   ],
   test: {
@@ -19,6 +20,8 @@ export default defineConfig({
     // .wasm modules of onnxruntime-web and @jsquash).
     root: repo,
     include: ["worker/test/**/*.test.ts"],
+    // Real videos made by ffmpeg in Node, handed to the tests as inject("videos").
+    globalSetup: ["worker/test/fixtures/videos.global.ts"],
     testTimeout: 60_000,
   },
 });

@@ -1,6 +1,10 @@
-// The bindings the tests reach through `env` (wrangler.toml's R2 bucket).
+// The bindings the tests reach through `env` (wrangler.toml's R2 bucket, KV, Durable Object).
 declare namespace Cloudflare {
   interface Env {
     MODELS: R2Bucket;
+    API_KEYS: KVNamespace;
+    RATE_LIMITER: DurableObjectNamespace<import("../src/ratelimit.ts").RateLimiter>;
+    REQUIRE_API_KEY: string;
   }
 }
+// inject("videos"): typed by the ProvidedContext augmentation in fixtures/videos.global.ts.
