@@ -1,4 +1,6 @@
-// Frames → the model's NCTHW float32 input, exactly as training's eval transform:
+// Frames (RGBA images, or decoded YUV pictures converted as the trainer's
+// decoder does: yuv.ts) → the model's NCTHW float32 input, exactly as
+// training's eval transform:
 //   pixel/255 → ShortSideScale (torch.nn.functional.interpolate, bilinear,
 //   align_corners=False, antialias=False) → CenterCrop → (x − mean)/std.
 // Resize and crop are fused: only the cropped pixels of the resized image are
@@ -8,6 +10,7 @@
 import type { InputSpec } from "../../contract/manifest.ts";
 import { uniformIndices } from "../../contract/sampling.ts";
 import type { Rgba } from "./frames.ts";
+import { YuvRows, type Yuv420 } from "./yuv.ts";
 
 const f = Math.fround;
 
@@ -70,13 +73,16 @@ export function frameSlots(received: number, frames: number): number[] {
 
 /**
  * The model input for frames of one size: [1, 3, T, crop, crop] float32, filled
- * one frame at a time so that only one decoded frame needs to be alive.
+ * one frame at a time (RGBA images or decoded YUV pictures) so that only one
+ * decoded frame needs to be alive.
  */
 export class ClipTensor {
   readonly data: Float32Array;
   readonly dims: readonly number[];
   private readonly rows: Taps;
   private readonly cols: Taps;
+  /** The source columns the horizontal taps read: all a YUV frame needs converted. */
+  private readonly columns: Int32Array;
   private readonly mean: number[];
   private readonly std: number[];
 
@@ -89,38 +95,59 @@ export class ClipTensor {
     const resized = resizedSize(width, height, spec.shortSideSize);
     this.rows = taps(height, resized.height, cropOffset(resized.height, crop), crop);
     this.cols = taps(width, resized.width, cropOffset(resized.width, crop), crop);
+    this.columns = Int32Array.from(new Set([...this.cols.i0, ...this.cols.i1]));
     this.mean = spec.mean.map(f);
     this.std = spec.std.map(f);
     this.dims = [1, 3, spec.frames, crop, crop];
     this.data = new Float32Array(3 * spec.frames * crop * crop);
   }
 
-  /** Writes `frame` into time slot `t` (0 ≤ t < T). */
+  /** Writes an RGBA `frame` into time slot `t` (0 ≤ t < T). */
   setFrame(t: number, frame: Rgba): void {
+    this.checkSize(frame);
+    const rowBytes = frame.width * 4;
+    this.fill(t, (i) => frame.data.subarray(i * rowBytes, (i + 1) * rowBytes));
+  }
+
+  /**
+   * Writes a decoded YUV 4:2:0 picture into time slot `t`: colour conversion
+   * fused with the resize and crop, converting only the source pixels the
+   * filter reads (no full RGB frame is built).
+   */
+  setFrameYuv(t: number, frame: Yuv420): void {
+    this.checkSize(frame);
+    const rows = new YuvRows(frame, this.columns);
+    this.fill(t, (i, slot) => rows.row(i, slot));
+  }
+
+  private checkSize(frame: { width: number; height: number }): void {
     if (frame.width !== this.width || frame.height !== this.height) {
       throw new Error(`frame is ${frame.width}×${frame.height}, the clip is ${this.width}×${this.height}`);
     }
+  }
+
+  /** Resize + crop + normalize of one frame whose rows `row` hands out in RGBA layout. */
+  private fill(t: number, row: (i: number, slot: 0 | 1) => ArrayLike<number>): void {
     const { data, spec, rows, cols } = this;
-    const px = frame.data;
     const crop = spec.cropSize;
     const plane = crop * crop;
-    for (let c = 0; c < 3; c++) {
-      const mean = this.mean[c];
-      const std = this.std[c];
-      let out = (c * spec.frames + t) * plane;
-      for (let y = 0; y < crop; y++) {
-        const r0 = rows.i0[y] * this.width;
-        const r1 = rows.i1[y] * this.width;
-        const wy0 = rows.w0[y];
-        const wy1 = rows.w1[y];
+    for (let y = 0; y < crop; y++) {
+      const upper = row(rows.i0[y], 0);
+      const lower = row(rows.i1[y], 1);
+      const wy0 = rows.w0[y];
+      const wy1 = rows.w1[y];
+      for (let c = 0; c < 3; c++) {
+        const mean = this.mean[c];
+        const std = this.std[c];
+        let out = (c * spec.frames + t) * plane + y * crop;
         for (let x = 0; x < crop; x++) {
-          const a = cols.i0[x];
-          const b = cols.i1[x];
+          const a = cols.i0[x] * 4 + c;
+          const b = cols.i1[x] * 4 + c;
           const wx0 = cols.w0[x];
           const wx1 = cols.w1[x];
           // torch order: interpolate along W on each of the two rows, then along H.
-          const top = f(f(UNIT[px[(r0 + a) * 4 + c]] * wx0) + f(UNIT[px[(r0 + b) * 4 + c]] * wx1));
-          const bottom = f(f(UNIT[px[(r1 + a) * 4 + c]] * wx0) + f(UNIT[px[(r1 + b) * 4 + c]] * wx1));
+          const top = f(f(UNIT[upper[a]] * wx0) + f(UNIT[upper[b]] * wx1));
+          const bottom = f(f(UNIT[lower[a]] * wx0) + f(UNIT[lower[b]] * wx1));
           const v = f(f(top * wy0) + f(bottom * wy1));
           data[out++] = f(v - mean) / std;
         }
