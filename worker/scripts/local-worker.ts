@@ -12,7 +12,7 @@ export function bundleWorker(outDir: string, cwd = process.cwd()): void {
   if (r.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
 }
 
-/** Starts the bundle in `distDir` with an R2 bucket bound as MODELS. */
+/** Starts the bundle in `distDir` with an R2 bucket bound as MODELS, API keys optional. */
 export function startBundledWorker(distDir: string): Miniflare {
   // Modules are listed by hand: ORT's bundle holds a dynamic import (unused
   // here) that Miniflare's module walker refuses.
@@ -27,6 +27,8 @@ export function startBundledWorker(distDir: string): Miniflare {
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["nodejs_compat"],
     r2Buckets: ["MODELS"],
+    // Like `npm start`: requests without an API key are served (wrangler.toml requires keys when deployed).
+    bindings: { REQUIRE_API_KEY: "false" },
   });
 }
 

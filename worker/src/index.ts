@@ -2,8 +2,10 @@
 // (Cloudflare allows 1 s of startup): models, ORT and decoders load on first use.
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { authenticate } from "./auth.ts";
 import { classifyFrames, healthz, models } from "./handlers.ts";
 import { corsFromEnv, limitBody, methodNotAllowed, notFound, onError, requestLog, type AppEnv } from "./middleware.ts";
+import { limitRate } from "./ratelimit.ts";
 
 const app = new Hono<AppEnv>();
 
@@ -13,6 +15,8 @@ app.use(requestLog);
 app.use(corsFromEnv);
 app.onError(onError);
 app.notFound(notFound);
+// API keys and per-key rate limits guard /v1/*; /healthz, /openapi.json and /docs stay public.
+app.use("/v1/*", authenticate, limitRate);
 
 app.get("/healthz", healthz);
 app.get("/v1/models", models);
@@ -23,3 +27,5 @@ app.all("/v1/models", methodNotAllowed("GET"));
 app.all("/v1/classify", methodNotAllowed("POST"));
 
 export default app;
+// The Durable Object class behind the RATE_LIMITER binding.
+export { RateLimiter } from "./ratelimit.ts";

@@ -5,7 +5,9 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { RequestIdVariables } from "hono/request-id";
 import { ApiError, userError } from "./errors.ts";
+import type { ApiKeyRecord } from "./keys.ts";
 import { LIMITS } from "./limits.ts";
+import type { RateDecision, RateLimiter } from "./ratelimit.ts";
 
 export interface Bindings {
   MODELS: R2Bucket;
@@ -13,9 +15,18 @@ export interface Bindings {
   MAX_BODY_BYTES?: string;
   /** Comma-separated origins allowed by CORS (default: any). */
   CORS_ORIGINS?: string;
+  /** API key records by key hash (keys.ts). */
+  API_KEYS: KVNamespace;
+  /** One token bucket per API key id (ratelimit.ts). */
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** "false" lets requests without a key through (local dev); anything else requires one (auth.ts). */
+  REQUIRE_API_KEY?: string;
 }
 
-export type AppEnv = { Bindings: Bindings; Variables: RequestIdVariables & { errorCode?: string } };
+export type AppEnv = {
+  Bindings: Bindings;
+  Variables: RequestIdVariables & { errorCode?: string; apiKey?: ApiKeyRecord; rateLimit?: RateDecision };
+};
 
 /** One JSON line per request: what was asked, how it ended, how long it took. */
 export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -29,6 +40,10 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
     status: c.res.status,
     ms: Math.round((performance.now() - start) * 10) / 10,
   };
+  const key = c.get("apiKey");
+  if (key) line.keyId = key.id;
+  const rate = c.get("rateLimit");
+  if (rate) line.rateLimit = { allowed: rate.allowed, remaining: rate.remaining };
   const code = c.get("errorCode");
   if (code) line.error = code;
   console.log(JSON.stringify(line));
@@ -63,8 +78,8 @@ export const corsFromEnv: MiddlewareHandler<AppEnv> = (c, next) =>
   cors({
     origin: c.env.CORS_ORIGINS ? c.env.CORS_ORIGINS.split(",").map((o) => o.trim()) : "*",
     allowMethods: ["GET", "POST", "OPTIONS"],
-    allowHeaders: ["Content-Type", "X-Request-Id"],
-    exposeHeaders: ["X-Request-Id"],
+    allowHeaders: ["Content-Type", "X-Request-Id", "Authorization"],
+    exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate"],
     maxAge: 600,
   })(c, next);
 
