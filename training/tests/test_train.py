@@ -96,6 +96,34 @@ def test_evaluate_reproduces_the_validation_score(run, dataset, capsys):
     assert result["model"]["sha256"] == manifest["model"]["sha256"]
 
 
+def test_evaluate_with_keyframe_selection_dumps_clips(run, dataset, capsys):
+    """The reference for the Worker's MP4 path: keyframes only, per-clip windows, frame times and softmax."""
+    from videotrain.data.video import probe_video
+
+    manifest = json.loads(run.manifest.read_text())
+    out = run.path / "eval" / "val-keyframes.json"
+    args = ["evaluate", "--run", str(run.path), "--list", str(dataset / "val.txt"), "--out", str(out), "--no-progress"]
+    assert main(args + ["--frame-selector", "keyframe"]) == 0
+    result = json.loads(out.read_text())
+    uniform = evaluate_onnx(run.path, dataset / "val.txt", out=run.path / "eval" / "val-uniform.json", progress=False)
+    assert result["sampling"] == {**manifest["sampling"], "frameSelector": "keyframe"}
+    assert uniform["sampling"]["frameSelector"] == manifest["sampling"]["frameSelector"]
+    moved = 0
+    for v, u in zip(result["videos"], uniform["videos"]):
+        info = probe_video(v["path"])
+        keyframe_times = {info.frame_times[k] for k in info.keyframes}
+        assert len(v["clips"]) == manifest["sampling"]["clipSampler"]["clipsPerVideo"]
+        for clip, logits, uclip in zip(v["clips"], v["clipLogits"], u["clips"]):
+            assert len(clip["times"]) == manifest["input"]["frames"]
+            assert set(clip["times"]) <= keyframe_times
+            e = np.exp(np.array(logits) - max(logits))
+            np.testing.assert_allclose(clip["probs"], e / e.sum(), rtol=1e-12)
+            moved += clip["times"] != uclip["times"]
+        mean = np.mean([c["probs"] for c in v["clips"]], axis=0)
+        assert v["top5"][0]["prob"] == pytest.approx(mean.max(), abs=1e-12)
+    assert moved > 0  # the synthetic clips have GOPs longer than one frame: keyframes differ from uniform picks
+
+
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(run, dataset, tmp_path):
     out = tmp_path / "resumed"
     assert train(_opts(dataset, out, stop_after=1)) == {}

@@ -19,6 +19,7 @@ USAGE_EXAMPLES = """examples:
   videotrain train --data data/synthetic --arch x3d --preset tiny --out runs/tiny
   videotrain train --data data/synthetic --preset tiny --out runs/tiny --epochs 20 --resume
   videotrain evaluate --run runs/tiny --list data/synthetic/val.txt
+  videotrain evaluate --run runs/tiny --list data/synthetic/val.txt --frame-selector keyframe
   videotrain frames --manifest runs/tiny/manifest.json clip.mp4 --out frames/
   videotrain check
 """
@@ -85,6 +86,8 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--list", required=True, help="`path label` list of videos")
     p.add_argument("--root", help="directory that relative paths in the list start from (default: the list's directory)")
     p.add_argument("--out", help="JSON output (default: RUN/eval-<list name>.json)")
+    p.add_argument("--frame-selector", choices=["uniform", "keyframe"],
+                   help="override the manifest's frame selector (keyframe: the frames the Worker's MP4 path decodes)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -245,6 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         result = evaluate_onnx(
             args.run, args.list, root=args.root, out=args.out,
             batch_size=args.batch_size, workers=args.workers, progress=not args.no_progress,
+            frame_selector=args.frame_selector,
         )
         n = len(result["videos"])
         print(f"top-1 {100 * result['top1']:.2f}% on {n} videos ({result['aggregation']}); predictions: {result['out']}")

@@ -205,14 +205,19 @@ def evaluate_onnx(
     batch_size: int = 8,
     workers: int = 0,
     progress: bool = True,
+    frame_selector: str | None = None,
 ) -> dict:
     """Runs the run's ONNX model (onnxruntime, CPU) on every video of a
     `path label` list, with the manifest's sampling plan and eval transform:
     the reference the Worker's answers are compared with.
 
-    Per video: the logits of each clip and the mean of the clips' softmax
-    (the same aggregation as validation). Writes JSON to `out` (default
-    <run>/eval-<list name>.json) and returns it.
+    `frame_selector` overrides the plan's ("keyframe": the frames the Worker's
+    MP4 path decodes, the keyframe nearest each target time).
+
+    Per video: the logits of each clip, each clip's window, frame times and
+    softmax, and the mean of the clips' softmax (the same aggregation as
+    validation). Writes JSON to `out` (default <run>/eval-<list name>.json)
+    and returns it.
     """
     import numpy as np
     import onnxruntime as ort
@@ -232,7 +237,13 @@ def evaluate_onnx(
     for path, label in items:
         if label >= len(labels):
             raise RunError(f"{list_file}: label {label} (for {path}) is out of range for the {len(labels)} labels of {run.manifest}")
-    ds = ClipDataset(items, manifest["sampling"], eval_transform(manifest["input"]), mode="eval")
+    plan = dict(manifest["sampling"])
+    if frame_selector is not None:
+        if frame_selector not in ("uniform", "keyframe"):
+            raise RunError(f"unknown frame selector {frame_selector!r}; expected uniform or keyframe")
+        plan["frameSelector"] = frame_selector
+    ds = ClipDataset(items, plan, eval_transform(manifest["input"]), mode="eval")
+    clip_windows = {(vi, clip.index): clip for vi, clip in ds.clips}
     session = ort.InferenceSession(str(run.path / manifest["model"]["file"]), providers=["CPUExecutionProvider"])
     in_name, out_name = manifest["input"]["name"], manifest["output"]["name"]
 
@@ -248,9 +259,10 @@ def evaluate_onnx(
         rows = np.array([clip_logits[vi][c] for c in sorted(clip_logits[vi])])
         if manifest["output"]["kind"] == "logits":
             e = np.exp(rows - rows.max(axis=1, keepdims=True))
-            probs = (e / e.sum(axis=1, keepdims=True)).mean(axis=0)
+            clip_probs = e / e.sum(axis=1, keepdims=True)
         else:
-            probs = rows.mean(axis=0)
+            clip_probs = rows
+        probs = clip_probs.mean(axis=0)
         order = np.argsort(-probs, kind="stable")[: min(5, len(labels))]
         pred = int(order[0])
         correct += pred == label
@@ -263,6 +275,16 @@ def evaluate_onnx(
                 "predName": labels[pred],
                 "top5": [{"index": int(i), "label": labels[i], "prob": float(probs[i])} for i in order],
                 "clipLogits": rows.tolist(),
+                "clips": [
+                    {
+                        "index": c,
+                        "start": clip_windows[vi, c].start,
+                        "end": clip_windows[vi, c].end,
+                        "times": [f.time for f in clip_windows[vi, c].frames],
+                        "probs": clip_probs[j].tolist(),
+                    }
+                    for j, c in enumerate(sorted(clip_logits[vi]))
+                ],
             }
         )
     result = {
@@ -270,7 +292,7 @@ def evaluate_onnx(
         "model": {"file": manifest["model"]["file"], "sha256": manifest["model"]["sha256"]},
         "list": str(list_file),
         "aggregation": "mean of per-clip softmax" if manifest["output"]["kind"] == "logits" else "mean of per-clip probabilities",
-        "sampling": manifest["sampling"],
+        "sampling": plan,
         "top1": correct / len(videos),
         "videos": videos,
         "skipped": [{"path": p, "reason": r} for p, r in ds.skipped],
