@@ -12,6 +12,11 @@ if [ ! -d "$root/node_modules/.bin" ] || [ "$root/package-lock.json" -nt "$root/
   (cd "$root" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund)
 fi
 
+# The Worker's H.264 decoder (FFmpeg → wasm); a build takes a few minutes, once.
+if [ ! -f "$root/worker/decoder/build/h264.wasm" ]; then
+  bash "$root/worker/decoder/build.sh"
+fi
+
 if [ "${EDGEVID_SKIP_PYTHON:-0}" != 1 ]; then
   if ! command -v ffmpeg >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
