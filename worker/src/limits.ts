@@ -8,4 +8,14 @@ export const LIMITS = {
   // as a JS copy: 8 Mi pixels is 2 × 32 MiB, which still leaves room for ORT inside
   // 128 MB. That admits 4K UHD (3840×2160) but not 4096×4096.
   framePixels: 8 * 1024 * 1024,
+  /** MP4 videos: longest accepted (long-video tagging; classify may pass a smaller one). */
+  videoSeconds: 3 * 60 * 60,
+  // mp4box keeps one object per sample (~150 B): 360k samples (3 h at 33 fps) is ~55 MB.
+  videoSamples: 360_000,
+  /** moov plus every moof handed to mp4box; a 3 h 30 fps moov is ~5 MB. */
+  videoMetadataBytes: 24 * 1024 * 1024,
+  /** Top-level boxes walked: each may cost a range read. */
+  videoBoxes: 50_000,
+  /** A URL whose server ignores Range may still be read whole up to this size. */
+  urlWholeBodyBytes: 8 * 1024 * 1024,
 } as const;
