@@ -10,6 +10,8 @@ match the TypeScript side bit for bit:
   arithmetic (PyTorchVideo's floor((long/short)·size) in floats can be one less
   when the exact result is an integer).
 Random transforms draw from torch's global RNG, like PyTorchVideo's.
+RandAugment (rand_augment.py) and the batch mixers MixUp, CutMix and
+MixVideo (mix.py) live in their own modules and are re-exported here.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from videotrain.mix import CutMix, MixUp, MixVideo, smooth_one_hot
+from videotrain.rand_augment import RandAugment
 from videotrain.sampling import uniform_indices
 
 
@@ -42,6 +46,19 @@ class Compose:
 
     def __repr__(self) -> str:
         return "Compose(" + ", ".join(map(repr, self.transforms)) + ")"
+
+
+class ApplyTransformToKey:
+    """Apply `transform` to item[key] of a dict item, leaving the other keys (PyTorchVideo's name)."""
+
+    def __init__(self, key: str, transform: Callable):
+        self.key, self.transform = key, transform
+
+    def __call__(self, item: dict) -> dict:
+        return {**item, self.key: self.transform(item[self.key])}
+
+    def __repr__(self) -> str:
+        return f"ApplyTransformToKey({self.key!r}, {self.transform!r})"
 
 
 class UniformTemporalSubsample:
@@ -225,13 +242,21 @@ def eval_transform(input_spec: dict) -> Compose:
     )
 
 
-def train_transform(input_spec: dict, *, min_short_side: int | None = None, max_short_side: int | None = None) -> Compose:
-    """Training augmentation from a manifest `input` dict: Div255, RandomShortSideScale, RandomCrop, Normalize.
+def train_transform(
+    input_spec: dict,
+    *,
+    min_short_side: int | None = None,
+    max_short_side: int | None = None,
+    rand_augment: RandAugment | None = None,
+) -> Compose:
+    """Training augmentation from a manifest `input` dict: Div255, RandomShortSideScale, RandomCrop,
+    [RandAugment,] Normalize.
 
     The short side is drawn from [min_short_side, max_short_side], by default
     [shortSideSize, 1.25·shortSideSize] (PyTorchVideo's Kinetics recipe is
-    256–320 for a 256 eval side). No horizontal flip: it changes the meaning of
-    direction-sensitive labels (see HorizontalFlipWithLabel).
+    256–320 for a 256 eval side). RandAugment, when given, runs on the crop
+    (fewer pixels) while values are still in [0, 1]. No horizontal flip: it
+    changes the meaning of direction-sensitive labels (see HorizontalFlipWithLabel).
     """
     short = int(input_spec["shortSideSize"])
     crop = int(input_spec["cropSize"])
@@ -239,4 +264,28 @@ def train_transform(input_spec: dict, *, min_short_side: int | None = None, max_
     hi = (short * 5) // 4 if max_short_side is None else max_short_side
     if lo < crop:
         raise ValueError(f"min_short_side ({lo}) is smaller than cropSize ({crop})")
-    return Compose([Div255(), RandomShortSideScale(lo, hi), RandomCrop(crop), Normalize(input_spec["mean"], input_spec["std"])])
+    augment = [] if rand_augment is None else [rand_augment]
+    return Compose([Div255(), RandomShortSideScale(lo, hi), RandomCrop(crop), *augment, Normalize(input_spec["mean"], input_spec["std"])])
+
+
+__all__ = [
+    "ApplyTransformToKey",
+    "CenterCrop",
+    "Compose",
+    "CutMix",
+    "Div255",
+    "HorizontalFlipWithLabel",
+    "MixUp",
+    "MixVideo",
+    "Normalize",
+    "RandAugment",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "RandomShortSideScale",
+    "ShortSideScale",
+    "UniformTemporalSubsample",
+    "eval_transform",
+    "short_side_scale_size",
+    "smooth_one_hot",
+    "train_transform",
+]
