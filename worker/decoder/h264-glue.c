@@ -121,7 +121,7 @@ EXPORT(h264_decode) int h264_decode(Decoder *d) {
   if (err < 0) return fail(err, NULL);
   if (d->frame->decode_error_flags) {
     av_frame_unref(d->frame);
-    return fail(AVERROR_INVALIDDATA, "the picture is damaged");
+    return fail(AVERROR_INVALIDDATA, "parts of the picture could not be decoded");
   }
   d->info[0] = d->frame->width;
   d->info[1] = d->frame->height;
