@@ -6,21 +6,25 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { Miniflare } from "miniflare";
 
-/** Bundles the Worker with wrangler (as `wrangler deploy` would) into `outDir`. */
-export function bundleWorker(outDir: string, cwd = process.cwd()): void {
-  const r = spawnSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outDir], { cwd, encoding: "utf8" });
+/**
+ * Bundles the Worker with wrangler (as `wrangler deploy` would) into `outDir`;
+ * `entry` replaces wrangler.toml's main (a benchmark's own Worker), same rules.
+ */
+export function bundleWorker(outDir: string, cwd = process.cwd(), entry?: string): void {
+  const args = ["wrangler", "deploy", "--dry-run", "--outdir", outDir, ...(entry ? [entry] : [])];
+  const r = spawnSync("npx", args, { cwd, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
 }
 
-/** Starts the bundle in `distDir` with an R2 bucket bound as MODELS, API keys optional. */
-export function startBundledWorker(distDir: string): Miniflare {
+/** Starts the bundle in `distDir` (entry module `main`) with an R2 bucket bound as MODELS, API keys optional. */
+export function startBundledWorker(distDir: string, main = "index.js"): Miniflare {
   // Modules are listed by hand: ORT's bundle holds a dynamic import (unused
   // here) that Miniflare's module walker refuses.
   const files = readdirSync(distDir);
   return new Miniflare({
     modulesRoot: distDir,
     modules: [
-      { type: "ESModule", path: join(distDir, "index.js") },
+      { type: "ESModule", path: join(distDir, main) },
       ...files.filter((f) => f.endsWith(".wasm")).map((f) => ({ type: "CompiledWasm" as const, path: join(distDir, f) })),
       ...files.filter((f) => f.endsWith(".onnx")).map((f) => ({ type: "Data" as const, path: join(distDir, f) })),
     ],
