@@ -65,6 +65,19 @@ def _train_parser(sub) -> None:
     r.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
     r.add_argument("--opset", type=int, default=17)
     r.add_argument("--no-progress", action="store_true", help="no progress bars, only one line per epoch")
+    r.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files in OUT/tensorboard")
+    r.add_argument("--torchscript", action="store_true", help="also write OUT/model.ts.pt (traced, checked against eager)")
+    s = p.add_argument_group("speed and memory (torchrun --nproc_per_node N -m videotrain train ... for several GPUs)")
+    s.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
+                   help="autocast dtype; auto: bf16 on CUDA (fp16 + grad scaler without bf16), off on CPU")
+    s.add_argument("--accum-steps", type=int, default=1, metavar="K",
+                   help="gradient accumulation: one optimizer step per K batches")
+    s.add_argument("--checkpoint-activations", action="store_true",
+                   help="recompute each block's activations in backward: less memory, ~1/3 more compute")
+    s.add_argument("--deterministic", action="store_true", help="deterministic kernels only (slower on GPU)")
+    t = p.add_argument_group("multi-view test of the best weights after training (off by default)")
+    t.add_argument("--test-clips", type=int, metavar="N", help="clips per video (default: the validation plan's)")
+    t.add_argument("--test-crops", type=int, choices=[1, 3], default=1, help="3: left, centre and right crops")
 
 
 def _make_dataset_parser(sub) -> None:
@@ -212,12 +225,15 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .export import ExportError
     from .manifest import ManifestError
     from .models import UnknownModelError
+    from .checkpointing import CheckpointingError
+    from .distributed import DistributedError
+    from .precision import PrecisionError
     from .runs import RunError
     from .sampling import SamplingError
     from .train import DataError
 
     return (DataError, RunError, ManifestError, UnknownModelError, LabeledListError, VideoReadError,
-            SamplingError, ExportError, FFmpegNotFoundError)
+            SamplingError, ExportError, FFmpegNotFoundError, PrecisionError, DistributedError, CheckpointingError)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -274,7 +290,9 @@ def _run(args: argparse.Namespace) -> int:
         hflip=args.hflip, workers=args.workers, threads=args.threads, seed=args.seed, device=args.device,
         id=args.id, version=args.version, exporter=args.exporter, opset=args.opset, resume=args.resume,
         stop_after=args.stop_after,
-        progress=not args.no_progress,
+        progress=not args.no_progress, tensorboard=not args.no_tensorboard, torchscript=args.torchscript,
+        amp=args.amp, accum_steps=args.accum_steps, checkpoint_activations=args.checkpoint_activations,
+        deterministic=args.deterministic, test_clips=args.test_clips, test_crops=args.test_crops,
     )
     train(opts)
     return 0

@@ -202,3 +202,35 @@ def export_onnx(
         "ops": summary["ops"],
         "bytes": path.stat().st_size,
     }
+
+
+def export_torchscript(model: nn.Module, input_spec: dict, path: str | Path, *, seed: int = 0) -> dict[str, Any]:
+    """Traces `model` (eval, CPU, float32) to a TorchScript file (torch.jit.load
+    reads it without this package), loads it back and checks it against eager
+    PyTorch on a batch size other than the traced one. Returns {"maxAbsDiff", "bytes"}."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu", torch.float32).eval()
+    shape = (3, int(input_spec["frames"]), int(input_spec["cropSize"]), int(input_spec["cropSize"]))
+    gen = torch.Generator().manual_seed(seed)
+    example, check = torch.randn((2, *shape), generator=gen), torch.randn((3, *shape), generator=gen)
+    fd, tmp_name = tempfile.mkstemp(suffix=".pt", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            # torch.jit is deprecated in favour of torch.export, but it is what users of the seed's recipe load.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                torch.jit.save(torch.jit.trace(model, (example,)), str(tmp))
+                loaded = torch.jit.load(str(tmp), map_location="cpu")
+            except Exception as e:
+                raise ExportError(f"{path}: TorchScript export failed: {e}") from e
+            got, want = loaded(check), model(check)
+        max_diff = float((got - want).abs().max())
+        if got.shape != want.shape or not max_diff <= PARITY_TOLERANCE:
+            raise ExportError(f"{path}: TorchScript output {tuple(got.shape)} differs from eager PyTorch {tuple(want.shape)} by {max_diff:.3g}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"maxAbsDiff": max_diff, "bytes": path.stat().st_size}

@@ -1,10 +1,11 @@
-"""Training curves as a PNG (matplotlib, headless)."""
+"""Training curves and the confusion matrix as PNGs (matplotlib, headless)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display on training boxes; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
@@ -34,6 +35,31 @@ def plot_curves(history: list[dict], path: Path, title: str = "") -> None:
             ax.set_xticks(epochs if len(epochs) <= 20 else epochs[:: max(1, len(epochs) // 10)])
     if title:
         fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_confusion(matrix: list[list[int]], labels: list[str], path: Path, title: str = "") -> None:
+    """Video counts, rows true label, columns predicted; cells shaded by the row's share."""
+    counts = np.array(matrix, dtype=np.int64)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(4 + 0.45 * len(labels), 30)
+    fig, ax = plt.subplots(figsize=(size, size), constrained_layout=True)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, labels, rotation=60, ha="right")
+    ax.set_yticks(ticks, labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if len(labels) <= 40:  # numbers stay legible up to about this many classes
+        for (i, j), n in np.ndenumerate(counts):
+            if n:
+                ax.text(j, i, str(n), ha="center", va="center", color="white" if share[i, j] > 0.5 else "black", fontsize=8)
+    ax.set_title(title or "confusion matrix (videos)")
+    _save(fig, path)
+
+
+def _save(fig, path: Path) -> None:
+    # Write beside and rename: a reader never sees half a PNG.
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100)

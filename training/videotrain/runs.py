@@ -1,13 +1,18 @@
 """The run directory: what one training run leaves behind.
 
-    checkpoint.safetensors  best weights (by val top-1), PyTorchVideo names
+    checkpoint.safetensors  the run's model: the best weights (by val top-1), PyTorchVideo names
     config.json             arch, preset, builder kwargs, labels, input spec
-    last.ckpt               resume state (model, optimizer, scheduler, epoch)
+    best.safetensors        the best weights so far (while training; checkpoint.safetensors at the end)
+    last.ckpt               resume state (model, optimizer, scheduler, grad scaler, epoch)
     teacher.onnx            exported from the best weights, parity-checked
+    model.ts.pt             TorchScript of the best weights (--torchscript), parity-checked
     manifest.json           the contract (contract/manifest.ts), validated
-    metrics.json            per-epoch history
+    metrics.json            per-epoch history, best epoch, confusion matrix, multi-view test
     labels.txt              one label per line
     curves.png              loss and accuracy per epoch
+    confusion.png           the best epoch's validation confusion matrix
+    test-confusion.png      the multi-view test's (--test-clips / --test-crops)
+    tensorboard/            TensorBoard event files (`tensorboard --logdir RUN`)
 """
 
 from __future__ import annotations
@@ -52,6 +57,11 @@ class RunDir:
         self.metrics = self.path / "metrics.json"
         self.labels = self.path / "labels.txt"
         self.curves = self.path / "curves.png"
+        self.best = self.path / "best.safetensors"
+        self.torchscript = self.path / "model.ts.pt"
+        self.confusion = self.path / "confusion.png"
+        self.test_confusion = self.path / "test-confusion.png"
+        self.tensorboard = self.path / "tensorboard"
 
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,17 @@
 """The training loop: one run from labeled videos to a complete run directory.
 
-AdamW, cosine schedule with linear warmup (stepped per batch), optional label
-smoothing, gradient clipping, bf16 autocast on CUDA (fp16 + GradScaler where
-bf16 is missing). Validation each epoch averages softmax over the clips of each
-video (the manifest's clipsPerVideo) and scores top-1/top-5 per video. The
-best epoch by val top-1 is saved and exported; last.ckpt allows --resume.
+AdamW, cosine schedule with linear warmup (stepped per optimizer step),
+optional label smoothing, gradient clipping and accumulation, mixed precision
+(precision.py), activation checkpointing (checkpointing.py), one process or
+many under torchrun (distributed.py; --batch-size is the global batch, split
+over the processes, so one command keeps its recipe on 1 or N GPUs).
+Validation each epoch averages softmax over the clips of each video (the
+manifest's clipsPerVideo) and scores top-1/top-5 per video (evaluation.py);
+optionally a multi-view test (clips x crops) of the best weights at the end.
+The best epoch by val top-1 is saved (best.safetensors, then
+checkpoint.safetensors) and exported; last.ckpt allows --resume. Resuming is
+exact without saved RNG states: every epoch reseeds torch from (seed, epoch)
+and the data draws from (seed, epoch, index).
 """
 
 from __future__ import annotations
@@ -22,15 +29,19 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from . import distributed
+from .checkpointing import checkpoint_blocks
 from .data.dataset import ClipDataset
 from .data.labeled import LabeledListError, load_labeled_list, load_labels
-from .export import export_onnx
+from .evaluation import TEST_CROPS, VideoScores, multiview_transform, score
+from .export import export_onnx, export_torchscript
 from .models import build_model, get_preset, model_kwargs
 from .models.profile import count_macs, count_params
-from .plots import plot_curves
+from .plots import plot_confusion, plot_curves
+from .precision import amp_name, autocast, grad_scaler, resolve_amp
 from .runs import (
     RunDir,
     RunError,
@@ -43,11 +54,8 @@ from .runs import (
     write_labels,
     write_manifest,
 )
+from .tblog import ScalarLog
 from .transforms import Compose, HorizontalFlipWithLabel, RandomHorizontalFlip, eval_transform, train_transform
-
-# PyTorchVideo's Kinetics normalization; the synthetic set uses it too.
-MEAN = [0.45, 0.45, 0.45]
-STD = [0.225, 0.225, 0.225]
 
 
 class DataError(ValueError):
@@ -86,6 +94,16 @@ class TrainOptions:
     # exporting (continue with resume): for time-sliced or preemptible jobs.
     stop_after: int | None = None
     progress: bool = True
+    amp: str = "auto"  # auto: bf16 (fp16 + GradScaler) on CUDA, off elsewhere; see precision.py
+    accum_steps: int = 1  # micro-batches per optimizer step
+    checkpoint_activations: bool = False
+    deterministic: bool = False  # deterministic kernels (slower on GPU)
+    # Multi-view test of the best weights after training: clips x crops per
+    # video (None / 1: off unless the other asks for more views).
+    test_clips: int | None = None
+    test_crops: int = 1
+    torchscript: bool = False  # also write model.ts.pt
+    tensorboard: bool = True
 
 
 # ---------------------------------------------------------------- data
@@ -157,8 +175,8 @@ def input_spec_for(arch: str, preset: str) -> dict:
         "frames": p.frames,
         "cropSize": p.crop_size,
         "shortSideSize": p.short_side_size,
-        "mean": MEAN,
-        "std": STD,
+        "mean": list(p.mean),
+        "std": list(p.std),
         "pixelScale": 255,
         "channelOrder": "RGB",
     }
@@ -189,16 +207,16 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def amp_dtype(device: torch.device) -> torch.dtype | None:
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, deterministic: bool) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    if deterministic:
+        # cuBLAS needs this workspace setting before its first call to be deterministic.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+    # cuDNN autotuning picks kernels by timing, which varies from run to run.
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def _worker_init(worker_id: int) -> None:
@@ -232,72 +250,55 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 # ---------------------------------------------------------------- loops
 
 
-def train_one_epoch(model, loader, optimizer, scheduler, scaler, opts, device, epoch, num_epochs) -> dict:
-    model.train()
-    dtype = amp_dtype(device)
+def train_one_epoch(net, loader, optimizer, scheduler, scaler, opts, device, dtype, d, tb, epoch, num_epochs) -> dict:
+    """One pass over the loader; an optimizer step every opts.accum_steps batches
+    (the epoch's last step may take fewer). Metrics are summed over ranks."""
+    net.train()
     total_loss, correct, seen = 0.0, 0, 0
-    bar = tqdm(loader, desc=f"epoch {epoch}/{num_epochs} train", unit="batch", leave=False, disable=not opts.progress, dynamic_ncols=True)
-    for batch in bar:
+    batches = len(loader)
+    bar = tqdm(loader, desc=f"epoch {epoch}/{num_epochs} train", unit="batch", leave=False,
+               disable=not (opts.progress and d.main), dynamic_ncols=True)
+    for i, batch in enumerate(bar):
         x = batch["video"].to(device, non_blocking=True)
         y = batch["label"].to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext():
-            logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=opts.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        if opts.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        scheduler.step()
+        first = i % opts.accum_steps == 0
+        group = min(opts.accum_steps, batches - (i - i % opts.accum_steps))  # batches in this step
+        stepping = i % opts.accum_steps == group - 1
+        # DDP all-reduces gradients in every backward; inside a group only the last needs to.
+        with net.no_sync() if d.enabled and not stepping else nullcontext():
+            with autocast(device, dtype):
+                logits = net(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=opts.label_smoothing)
+            if first:
+                optimizer.zero_grad(set_to_none=True)
+            # The mean over the group's batches, like one batch of their size.
+            scaled = loss / group if group > 1 else loss
+            if scaler is not None:
+                scaler.scale(scaled).backward()
+            else:
+                scaled.backward()
+        if stepping:
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            if opts.grad_clip > 0:
+                nn.utils.clip_grad_norm_(net.parameters(), opts.grad_clip)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            scheduler.step()
+            tb.scalars({"step.loss": loss.item(), "step.lr": scheduler.get_last_lr()[0]}, scheduler.last_epoch)
         n = y.shape[0]
         total_loss += loss.item() * n
         correct += (logits.argmax(1) == y).sum().item()
         seen += n
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
     bar.close()
+    if d.enabled:
+        sums = distributed.all_reduce_sum(torch.tensor([total_loss, correct, seen], dtype=torch.float64), d).tolist()
+        total_loss, correct, seen = sums[0], int(sums[1]), int(sums[2])
     return {"train.loss": total_loss / max(seen, 1), "train.top1": correct / max(seen, 1)}
-
-
-@torch.no_grad()
-def validate(model, loader, device, num_videos: int, num_classes: int, progress: bool, desc: str = "val") -> dict:
-    """Clip-level loss; video-level top-1/top-5 from the mean softmax over each video's clips."""
-    model.eval()
-    dtype = amp_dtype(device)
-    prob_sum = torch.zeros(num_videos, num_classes, dtype=torch.float64)
-    clips = torch.zeros(num_videos, dtype=torch.long)
-    labels = torch.full((num_videos,), -1, dtype=torch.long)
-    total_loss, seen = 0.0, 0
-    for batch in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not progress, dynamic_ncols=True):
-        x = batch["video"].to(device, non_blocking=True)
-        y = batch["label"]
-        with torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext():
-            logits = model(x).float().cpu()
-        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        seen += y.shape[0]
-        vi = batch["video_index"]
-        prob_sum.index_add_(0, vi, logits.softmax(1).double())
-        clips.index_add_(0, vi, torch.ones_like(vi))
-        labels[vi] = y
-    scored = clips > 0
-    probs = prob_sum[scored] / clips[scored, None]
-    truth = labels[scored]
-    k = min(5, num_classes)
-    topk = probs.topk(k, dim=1).indices
-    return {
-        "val.loss": total_loss / max(seen, 1),
-        "val.top1": (topk[:, 0] == truth).double().mean().item(),
-        "val.top5": (topk == truth[:, None]).any(1).double().mean().item(),
-        "val.videos": int(scored.sum()),
-        "val.clips": seen,
-    }
 
 
 # ---------------------------------------------------------------- the run
@@ -309,14 +310,17 @@ def _default_id(arch: str, preset: str, dataset: str) -> str:
     return cleaned[:64] or f"{arch}-{preset}"
 
 
-def _loader(ds, batch_size, shuffle, opts, device, seed):
+def _loader(ds, batch_size, shuffle, opts, device, seed, sampler=None):
+    """sampler: this rank's items under torchrun (it then does any shuffling)."""
     gen = torch.Generator().manual_seed(seed)
+    n = len(sampler) if sampler is not None else len(ds)
     return DataLoader(
         ds,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         # A last batch of one clip breaks BatchNorm's batch statistics.
-        drop_last=shuffle and len(ds) > batch_size,
+        drop_last=shuffle and n > batch_size,
         num_workers=opts.workers,
         # Not persistent: ClipDataset.set_epoch must reach fresh workers.
         persistent_workers=False,
@@ -327,17 +331,33 @@ def _loader(ds, batch_size, shuffle, opts, device, seed):
     )
 
 
-def _log(opts: TrainOptions, line: str) -> None:
-    if opts.progress:
-        tqdm.write(line)
-    else:
-        print(line, flush=True)
+def _logger(opts: TrainOptions, d: distributed.Dist):
+    """Rank 0 alone talks."""
+    def log(line: str) -> None:
+        if not d.main:
+            return
+        if opts.progress:
+            tqdm.write(line)
+        else:
+            print(line, flush=True)
+
+    return log
 
 
 def train(opts: TrainOptions) -> dict:
     """Runs training and export; returns the manifest written to opts.out
-    ({} when stop_after ended the session before the last epoch)."""
+    ({} when stop_after ended the session before the last epoch, and on ranks
+    other than 0 under torchrun)."""
+    d = distributed.from_env()
+    try:
+        return _train(opts, d)
+    finally:
+        distributed.teardown(d)
+
+
+def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     started = time.perf_counter()
+    log = _logger(opts, d)
     preset = get_preset(opts.arch, opts.preset)
     epochs = opts.epochs or preset.epochs
     batch_size = opts.batch_size or preset.batch_size
@@ -346,6 +366,13 @@ def train(opts: TrainOptions) -> dict:
         raise DataError("--epochs and --batch-size must be >= 1 and --lr > 0")
     if opts.hflip not in ("auto", "on", "off"):
         raise DataError(f"--hflip must be auto, on or off, got {opts.hflip!r}")
+    if opts.accum_steps < 1:
+        raise DataError(f"--accum-steps must be >= 1, got {opts.accum_steps}")
+    if batch_size % d.world:
+        raise DataError(f"--batch-size {batch_size} is the global batch: it must divide by the {d.world} processes")
+    if opts.test_crops not in TEST_CROPS or (opts.test_clips is not None and opts.test_clips < 1):
+        raise DataError(f"--test-crops must be one of {', '.join(map(str, TEST_CROPS))} and --test-clips >= 1")
+    rank_batch = batch_size // d.world
 
     run = RunDir(opts.out)
     if not opts.resume and (run.last.exists() or run.manifest.exists()):
@@ -360,9 +387,10 @@ def train(opts: TrainOptions) -> dict:
     train_items = load_items(data.train_list, data.root, len(labels))
     val_items = load_items(data.val_list, data.root, len(labels))
 
-    seed_everything(opts.seed)
+    seed_everything(opts.seed, opts.deterministic)
     torch.set_num_threads(opts.threads or os.cpu_count() or 1)
-    device = pick_device(opts.device)
+    device = distributed.setup(d, pick_device(opts.device))
+    dtype = resolve_amp(opts.amp, device)
     input_spec = input_spec_for(opts.arch, opts.preset)
     sampling = sampling_for(opts.arch, opts.preset, opts.clips_per_video)
 
@@ -389,15 +417,21 @@ def train(opts: TrainOptions) -> dict:
     kwargs = model_kwargs(opts.arch, opts.preset, num_classes)
     params = count_params(model)
     macs = count_macs(model, (3, input_spec["frames"], input_spec["cropSize"], input_spec["cropSize"]))
+    if opts.checkpoint_activations:
+        checkpoint_blocks(model)
     model.to(device)
+    net = distributed.wrap(model, d, device)  # `model` stays the plain module: its state_dict is what is saved
 
-    steps_per_epoch = max(1, len(train_ds) // batch_size if len(train_ds) > batch_size else 1)
+    # DistributedSampler(drop_last=True) gives each rank floor(n / world) videos.
+    rank_videos = len(train_ds) // d.world
+    batches_per_epoch = rank_videos // rank_batch if rank_videos > rank_batch else 1
+    steps_per_epoch = math.ceil(batches_per_epoch / opts.accum_steps)
     total_steps = epochs * steps_per_epoch
     optimizer = torch.optim.AdamW(param_groups(model, opts.weight_decay), lr=lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_with_warmup(total_steps, int(round(opts.warmup_epochs * steps_per_epoch)))
     )
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype(device) == torch.float16 else None
+    scaler = grad_scaler(device, dtype)
 
     train_params = {
         "arch": opts.arch,
@@ -414,7 +448,10 @@ def train(opts: TrainOptions) -> dict:
         "hflip": flip_desc,
         "seed": opts.seed,
         "device": device.type,
-        "amp": str(amp_dtype(device)).replace("torch.", "") if amp_dtype(device) else "off",
+        "amp": amp_name(dtype),
+        "accumSteps": opts.accum_steps,
+        "checkpointActivations": opts.checkpoint_activations,
+        "processes": d.world,
     }
     config = {
         "arch": opts.arch,
@@ -431,6 +468,7 @@ def train(opts: TrainOptions) -> dict:
 
     history: list[dict] = []
     best: dict[str, Any] = {"top1": -1.0, "loss": math.inf, "epoch": 0}
+    confusion: dict[str, Any] | None = None  # the best epoch's
     start_epoch = 1
     if opts.resume:
         state = load_resume_state(run)
@@ -442,42 +480,62 @@ def train(opts: TrainOptions) -> dict:
             raise RunError(f"{run.last}: already trained {state['epoch']} of {epochs} epochs; raise --epochs to continue")
         if saved["train"]["epochs"] != epochs:
             # The cosine schedule spans the whole run; a new length restarts its shape.
-            _log(opts, f"note: --epochs changed from {saved['train']['epochs']} to {epochs}; the schedule is stretched")
+            log(f"note: --epochs changed from {saved['train']['epochs']} to {epochs}; the schedule is stretched")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
-        _log(opts, f"resuming {run.path} at epoch {start_epoch}/{epochs} (best so far {100 * best['top1']:.1f}% at epoch {best['epoch']})")
-    run.create()
-    write_json(run.config, config)
-    write_labels(run, labels)
+        confusion = state.get("confusion")
+        log(f"resuming {run.path} at epoch {start_epoch}/{epochs} (best so far {100 * best['top1']:.1f}% at epoch {best['epoch']})")
+    if d.main:
+        run.create()
+        write_json(run.config, config)
+        write_labels(run, labels)
+    tb = ScalarLog(run.tensorboard if d.main and opts.tensorboard else None)
+    if tb.missing:
+        log(f"note: {tb.missing}")
 
-    _log(
-        opts,
+    log(
         f"{opts.arch}-{opts.preset}: {params / 1e6:.3f}M params, {macs / 1e9:.4f} GMACs per clip "
         f"({input_spec['frames']}x{input_spec['cropSize']}x{input_spec['cropSize']}); "
         f"{len(train_ds)} train videos, {len(val_ds.videos)} val videos x {sampling['clipSampler']['clipsPerVideo']} clips"
         f"{f' ({len(train_ds.skipped) + len(val_ds.skipped)} unreadable skipped)' if train_ds.skipped or val_ds.skipped else ''}; "
-        f"device {device.type}, {torch.get_num_threads()} threads, {opts.workers} workers",
+        f"device {device.type}, {torch.get_num_threads()} threads, {opts.workers} workers"
+        f"{f', {d.world} processes x batch {rank_batch}' if d.enabled else ''}; amp {amp_name(dtype)}"
+        f"{f', {opts.accum_steps} batches per step' if opts.accum_steps > 1 else ''}"
+        f"{', activation checkpointing' if opts.checkpoint_activations else ''}",
     )
     last_epoch = epochs if opts.stop_after is None else min(epochs, start_epoch - 1 + opts.stop_after)
     for epoch in range(start_epoch, last_epoch + 1):
         t0 = time.perf_counter()
         # Per-epoch seeds make a resumed run draw what an uninterrupted one would.
-        torch.manual_seed(opts.seed * 100_003 + epoch)
+        # Each rank its own dropout masks (rank 0 draws what a single process would).
+        torch.manual_seed(opts.seed * 100_003 + epoch + 1_000_003 * d.rank)
         train_ds.set_epoch(epoch)
-        train_loader = _loader(train_ds, batch_size, True, opts, device, opts.seed * 100_003 + epoch)
-        val_loader = _loader(val_ds, batch_size * 2, False, opts, device, 0)
-        stats = train_one_epoch(model, train_loader, optimizer, scheduler, scaler, opts, device, epoch, epochs)
-        stats.update(validate(model, val_loader, device, len(val_ds.videos), num_classes, opts.progress, f"epoch {epoch}/{epochs} val"))
+        train_sampler = None
+        if d.enabled:
+            train_sampler = DistributedSampler(train_ds, num_replicas=d.world, rank=d.rank, shuffle=True, seed=opts.seed, drop_last=True)
+            train_sampler.set_epoch(epoch)
+        train_loader = _loader(train_ds, rank_batch, True, opts, device, opts.seed * 100_003 + epoch, train_sampler)
+        val_loader = _loader(val_ds, rank_batch * 2, False, opts, device, 0, distributed.shard(len(val_ds), d) if d.enabled else None)
+        stats = train_one_epoch(net, train_loader, optimizer, scheduler, scaler, opts, device, dtype, d, tb, epoch, epochs)
+        distributed.sync_buffers(model, d)
+        scores = score(model, val_loader, device, dtype, VideoScores(len(val_ds.videos), num_classes), d,
+                       progress=opts.progress and d.main, desc=f"epoch {epoch}/{epochs} val")
+        stats.update(scores.summary("val"))
         stats = {"epoch": epoch, **stats, "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - t0}
         history.append(stats)
+        tb.scalars({k: v for k, v in stats.items() if k != "epoch"}, epoch)
         improved = stats["val.top1"] > best["top1"] or (stats["val.top1"] == best["top1"] and stats["val.loss"] < best["loss"])
         if improved:
             best = {"top1": stats["val.top1"], "top5": stats["val.top5"], "loss": stats["val.loss"], "epoch": epoch}
-            save_weights(model, run.checkpoint, {"arch": opts.arch, "preset": opts.preset, "epoch": str(epoch)})
+            confusion = {"epoch": epoch, "labels": labels, "matrix": scores.confusion()}
+        if not d.main:
+            continue
+        if improved:
+            save_weights(model, run.best, {"arch": opts.arch, "preset": opts.preset, "epoch": str(epoch)})
         save_resume_state(
             run,
             {
@@ -488,33 +546,56 @@ def train(opts: TrainOptions) -> dict:
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "history": history,
                 "best": best,
+                "confusion": confusion,
                 "config": config,
             },
         )
         write_json(run.metrics, {"history": history, "best": best})
-        _log(
-            opts,
+        log(
             f"epoch {epoch}/{epochs}  train loss {stats['train.loss']:.3f} top1 {100 * stats['train.top1']:.1f}%  "
             f"val loss {stats['val.loss']:.3f} top1 {100 * stats['val.top1']:.1f}% top5 {100 * stats['val.top5']:.1f}%  "
             f"lr {stats['lr']:.2e}  {stats['seconds']:.1f}s{'  *best' if improved else ''}",
         )
 
+    tb.close()
     if last_epoch < epochs:
-        _log(opts, f"stopped after epoch {last_epoch} of {epochs}; continue with --resume (nothing exported yet)")
+        log(f"stopped after epoch {last_epoch} of {epochs}; continue with --resume (nothing exported yet)")
         return {}
 
-    # Export the best epoch, not the last.
+    # Every rank holds the same weights (DDP averages gradients; buffers come from rank 0).
+    digests = distributed.gather_digests(model, d)
+    if len(set(digests)) != 1:
+        raise RuntimeError(f"the {d.world} processes ended with different weights (digests {digests}): a bug in the distributed setup")
+    # The best epoch, not the last, is tested and exported.
+    distributed.barrier(d)  # rank 0 wrote best.safetensors
     from safetensors.torch import load_file
 
     best_model = build_model(opts.arch, opts.preset, num_classes)
-    best_model.load_state_dict(load_file(str(run.checkpoint)))
+    best_model.load_state_dict(load_file(str(run.best)))
+    test = _multiview_test(best_model, val_items, sampling, input_spec, num_classes, opts, device, dtype, d, rank_batch)
+    if not d.main:
+        return {}
+    save_weights(best_model, run.checkpoint, {"arch": opts.arch, "preset": opts.preset, "epoch": str(best["epoch"])})
     export = export_onnx(best_model, input_spec, run.onnx, exporter=opts.exporter, opset=opts.opset, seed=opts.seed)
-    _log(
-        opts,
+    log(
         f"exported {run.onnx} ({export['bytes'] / 1e6:.2f} MB, {opts.exporter}, opset {opts.opset}, "
         f"{export['batchNormalizationNodes']} BatchNormalization nodes): max abs logit diff vs PyTorch {export['maxAbsDiff']:.2e}",
     )
+    outputs: dict[str, Any] = {"export": {k: v for k, v in export.items() if k != "ops"}}
+    if opts.torchscript:
+        outputs["torchscript"] = export_torchscript(best_model, input_spec, run.torchscript, seed=opts.seed)
+        log(f"wrote {run.torchscript}: max abs logit diff vs eager PyTorch {outputs['torchscript']['maxAbsDiff']:.2e}")
     plot_curves(history, run.curves, title=f"{opts.arch}-{opts.preset} on {data.name}")
+    if confusion is not None:  # None only for a run resumed from a last.ckpt that predates it
+        plot_confusion(confusion["matrix"], labels, run.confusion, title=f"validation, epoch {confusion['epoch']} (videos)")
+        outputs["confusion"] = confusion
+    if test is not None:
+        log(f"multi-view test ({test['clipsPerVideo']} clips x {test['crops']} crops): top1 {100 * test['test.top1']:.1f}% top5 {100 * test['test.top5']:.1f}%")
+        outputs["test"] = test
+        plot_confusion(test["confusion"]["matrix"], labels, run.test_confusion,
+                       title=f"multi-view test, {test['clipsPerVideo']} clips x {test['crops']} crops (videos)")
+    if d.enabled:
+        outputs["distributed"] = {"processes": d.world, "backend": "nccl" if device.type == "cuda" else "gloo", "weightDigests": digests}
     manifest = build_manifest(
         run=run,
         model_id=opts.id or _default_id(opts.arch, opts.preset, data.name),
@@ -547,13 +628,27 @@ def train(opts: TrainOptions) -> dict:
             "val.top5": best["top5"],
             "val.loss": best["loss"],
             "export.maxAbsDiff": export["maxAbsDiff"],
+            **({"test.top1": test["test.top1"], "test.top5": test["test.top5"]} if test is not None else {}),
         },
     )
     write_manifest(run, manifest)
     total = time.perf_counter() - started
-    write_json(run.metrics, {"history": history, "best": best, "export": {k: v for k, v in export.items() if k != "ops"}, "wallSeconds": total})
-    _log(opts, f"best val top1 {100 * best['top1']:.1f}% (epoch {best['epoch']}); run complete in {total:.0f}s: {run.path}")
+    write_json(run.metrics, {"history": history, "best": best, **outputs, "wallSeconds": total})
+    log(f"best val top1 {100 * best['top1']:.1f}% (epoch {best['epoch']}); run complete in {total:.0f}s: {run.path}")
     return manifest
 
 
-__all__ = ["DataError", "TrainOptions", "train", "validate"]
+def _multiview_test(model, items, sampling, input_spec, num_classes, opts, device, dtype, d, rank_batch) -> dict | None:
+    """clips x crops views per video with the mean softmax over all of them; None when not asked for."""
+    clips = opts.test_clips or sampling["clipSampler"]["clipsPerVideo"]
+    if opts.test_clips is None and opts.test_crops == 1:
+        return None
+    plan = {**sampling, "clipSampler": {"kind": "constant_clips_per_video", "clipsPerVideo": clips}}
+    ds = ClipDataset(items, plan, multiview_transform(input_spec, opts.test_crops), mode="eval", seed=opts.seed)
+    loader = _loader(ds, max(1, 2 * rank_batch // opts.test_crops), False, opts, device, 0, distributed.shard(len(ds), d) if d.enabled else None)
+    scores = score(model.to(device), loader, device, dtype, VideoScores(len(ds.videos), num_classes), d,
+                   progress=opts.progress and d.main, desc=f"test {clips}x{opts.test_crops} views")
+    return {**scores.summary("test"), "clipsPerVideo": clips, "crops": opts.test_crops, "confusion": {"matrix": scores.confusion()}}
+
+
+__all__ = ["DataError", "TrainOptions", "train"]
