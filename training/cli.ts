@@ -18,7 +18,10 @@ const USAGE = `usage: npm run train -- [--python PATH] [videotrain train options
     npm run train -- --data data/synthetic --arch x3d --preset tiny --epochs 12 --out runs/tiny
     npm run train -- make-dataset --out data/synthetic      (other videotrain commands too)
   --python PATH   the interpreter to use (default: .venv/bin/python, made by npm run setup:python;
-                  or the EDGEVID_PYTHON environment variable)`;
+                  or the EDGEVID_PYTHON environment variable)
+  --gpus N        train with N processes under torchrun, one per GPU (gloo processes on a CPU-only
+                  machine); --batch-size stays the global batch. Several machines: run
+                  torchrun --nnodes ... -m videotrain train ... on each.`;
 
 function fail(message: string): never {
   console.error(`train: ${message}`);
@@ -41,8 +44,20 @@ function findPython(args: string[]): { python: string; rest: string[] } {
   return { python: venv, rest: args };
 }
 
-function run(python: string, args: string[]): number {
-  const r = spawnSync(python, ["-m", "videotrain", ...args], { stdio: "inherit", cwd: root });
+// --gpus N: how many training processes torchrun starts on this machine.
+function takeGpus(args: string[]): { gpus: number; rest: string[] } {
+  const i = args.indexOf("--gpus");
+  if (i < 0) return { gpus: 1, rest: args };
+  const value = args[i + 1];
+  const gpus = Number(value);
+  if (!value || !Number.isInteger(gpus) || gpus < 1) fail(`--gpus needs a whole number >= 1, got ${value ?? "nothing"}`);
+  return { gpus, rest: [...args.slice(0, i), ...args.slice(i + 2)] };
+}
+
+function run(python: string, args: string[], gpus = 1): number {
+  // torch.distributed.run is torchrun; through the same interpreter it needs nothing else on PATH.
+  const launcher = gpus > 1 ? ["-m", "torch.distributed.run", "--standalone", `--nproc_per_node=${gpus}`] : [];
+  const r = spawnSync(python, [...launcher, "-m", "videotrain", ...args], { stdio: "inherit", cwd: root });
   if (r.error) fail(`could not run ${python}: ${r.error.message}`);
   return r.status ?? 1;
 }
@@ -52,7 +67,8 @@ function main(argv: string[]): void {
     console.log(USAGE);
     return;
   }
-  const { python, rest } = findPython(argv);
+  const { python, rest: withGpus } = findPython(argv);
+  const { gpus, rest } = takeGpus(withGpus);
   // `videotrain check` prints torch, device and what is missing; it exits 1 when training cannot run.
   const check = spawnSync(python, ["-m", "videotrain", "check"], { cwd: root, encoding: "utf8" });
   if (check.error) fail(`could not run ${python}: ${check.error.message}`);
@@ -80,7 +96,8 @@ function main(argv: string[]): void {
   } else if (!commands.includes(args[0])) {
     args = ["train", ...args];
   }
-  process.exit(run(python, args));
+  if (gpus > 1 && args[0] !== "train") fail(`--gpus applies to training, not to ${args[0]}`);
+  process.exit(run(python, args, gpus));
 }
 
 main(process.argv.slice(2));
