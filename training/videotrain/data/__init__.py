@@ -1,4 +1,5 @@
-"""Data side of videotrain: synthetic dataset, video reading, labeled lists, clip datasets.
+"""Data side of videotrain: synthetic dataset, video reading, labeled lists (path-label
+files, folder per class, Kinetics CSVs), clip samplers, clip datasets.
 
 Names are imported lazily, so that `python -m videotrain.data.synthetic` and its
 worker processes do not pay for importing torch.
@@ -17,7 +18,13 @@ _EXPORTS = {
     "load_folder_per_class": "labeled",
     "load_labels": "labeled",
     "LabeledListError": "labeled",
+    "LabeledVideo": "labeled",
+    "load_kinetics_csv": "kinetics",
+    "load_video_list": "sources",
+    "make_clip_sampler": "samplers",
     "ClipDataset": "dataset",
+    "ClipLoader": "dataset",
+    "collate_clips": "dataset",
     "SkippedVideoWarning": "dataset",
 }
 __all__ = list(_EXPORTS)

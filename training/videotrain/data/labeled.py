@@ -3,8 +3,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
+
+
+class LabeledVideo(NamedTuple):
+    """One labeled video; start/end (seconds) restrict its clips to that part of the file.
+
+    A plain (path, label) pair is the same item without a restriction.
+    """
+
+    path: str
+    label: int
+    start: float | None = None
+    end: float | None = None
 
 
 class LabeledListError(ValueError):

@@ -4,12 +4,14 @@ Two backends: PyAV (preferred: it reads keyframe flags from the container's
 packets without decoding, and can seek to keyframes) and OpenCV (fallback:
 frame times come from the frame rate, keyframes are unknown). Both decode
 with FFmpeg and give the same pixels. Each is imported where it is used, so
-either may be missing.
+either may be missing; a backend counts as available only if it imports (a
+broken install falls back to the other instead of failing on every video).
 """
 from __future__ import annotations
 
 import bisect
-import importlib.util
+import functools
+import importlib
 import os
 from dataclasses import dataclass, field
 
@@ -45,17 +47,29 @@ class VideoInfo:
     pts: list[int] = field(default_factory=list, repr=False)
 
 
+@functools.cache
+def _imports(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except Exception:  # a broken install raises more than ImportError
+        return False
+    return True
+
+
+_MODULES = {"pyav": "av", "opencv": "cv2"}
+
+
 def available_backends() -> list[str]:
-    found = {"pyav": importlib.util.find_spec("av"), "opencv": importlib.util.find_spec("cv2")}
-    return [b for b in BACKENDS if found[b] is not None]
+    """The backends that import, in order of preference."""
+    return [b for b in BACKENDS if _imports(_MODULES[b])]
 
 
 def _backend(backend: str | None) -> str:
     if backend is None:
-        names = available_backends()
-        if not names:
+        name = next((b for b in BACKENDS if _imports(_MODULES[b])), None)  # the first that imports
+        if name is None:
             raise RuntimeError("no video backend: install PyAV (`pip install av`) or OpenCV (`pip install opencv-python-headless`)")
-        return names[0]
+        return name
     if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     return backend
