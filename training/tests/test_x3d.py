@@ -140,7 +140,7 @@ def test_rebuild_from_json_config():
 
 
 def test_unknown_arch_or_preset_names_the_choices():
-    with pytest.raises(UnknownModelError, match="known: x3d"):
+    with pytest.raises(UnknownModelError, match="known: c2d_r50, mvit_v2_s, slowfast_r50, x3d"):
         get_preset("slowfast", "r50")
     with pytest.raises(UnknownModelError, match="tiny"):
         get_preset("x3d", "huge")

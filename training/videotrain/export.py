@@ -125,6 +125,26 @@ def _export(model: nn.Module, example: torch.Tensor, path: Path, exporter: str, 
         torch_logger.setLevel(level)
 
 
+# Ops that carry class scores to the output without changing what they are:
+# a Softmax reached from the output through these makes the output probabilities.
+# (A Softmax elsewhere, such as MViT's attention, is not the head's.)
+_SCORE_PRESERVING = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity",
+                     "GlobalAveragePool", "AveragePool", "ReduceMean"}
+
+
+def _outputs_softmax(proto: onnx.ModelProto) -> bool:
+    producer = {out: node for node in proto.graph.node for out in node.output}
+    name = proto.graph.output[0].name
+    while name in producer:
+        node = producer[name]
+        if node.op_type == "Softmax":
+            return True
+        if node.op_type not in _SCORE_PRESERVING:
+            return False
+        name = node.input[0]
+    return False
+
+
 def graph_summary(path: str | Path) -> dict[str, Any]:
     m = onnx.load(str(path))
     ops: dict[str, int] = {}
@@ -171,10 +191,10 @@ def export_onnx(
         summary = graph_summary(tmp)
         if summary["opset"] != opset:
             raise ExportError(f"{path}: exporter produced opset {summary['opset']}, asked for {opset}")
-        if summary["ops"].get("Softmax"):
+        if _outputs_softmax(onnx_model):
             # PyTorchVideo's default head applies softmax before its final
             # average pool; the manifest promises logits.
-            raise ExportError(f"{path}: the graph contains Softmax; the head must output logits (head_activation=None)")
+            raise ExportError(f"{path}: the graph ends in Softmax; the head must output logits (head_activation=None)")
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1

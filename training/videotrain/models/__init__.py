@@ -8,6 +8,9 @@ from .registry import (
     get_preset,
     model_kwargs,
 )
+from .mvit import create_mvit_v2_s
+from .resnet import create_c2d, create_resnet
+from .slowfast import create_slowfast
 from .x3d import Swish, create_x3d
 
 __all__ = [
@@ -18,6 +21,10 @@ __all__ = [
     "UnknownModelError",
     "build_from_config",
     "build_model",
+    "create_c2d",
+    "create_mvit_v2_s",
+    "create_resnet",
+    "create_slowfast",
     "create_x3d",
     "get_preset",
     "model_kwargs",

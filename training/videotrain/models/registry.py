@@ -2,8 +2,12 @@
 
 A preset fixes everything needed to rebuild a model and to feed it: the
 builder's keyword arguments (JSON-safe, stored in a run's config.json) and the
-input/sampling defaults the manifest records. New families (SlowFast, C2D,
-MViT) register here with their own builder and presets.
+input/sampling defaults the manifest records. Each architecture (`--arch`)
+has its model-zoo preset(s) and a `tiny` one: the same structure at CPU size
+(8×64², a few hundred thousand parameters) for tests and smoke runs.
+
+Every model takes one NCTHW clip. SlowFast's slow pathway is sampled inside
+the network (see slowfast.py), so its input spec is the fast pathway's clip.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from typing import Any, Callable
 
 from torch import nn
 
+from .mvit import create_mvit_v2_s
+from .resnet import create_c2d
+from .slowfast import create_slowfast
 from .x3d import create_x3d
+
+# PyTorchVideo's Kinetics normalization, also torchvision's for MViT (and the
+# synthetic set's).
+KINETICS_MEAN = (0.45, 0.45, 0.45)
+KINETICS_STD = (0.225, 0.225, 0.225)
 
 
 @dataclass(frozen=True)
@@ -30,12 +42,16 @@ class Preset:
     epochs: int = 30
     batch_size: int = 16
     lr: float = 1e-3
+    mean: tuple[float, float, float] = KINETICS_MEAN
+    std: tuple[float, float, float] = KINETICS_STD
 
 
 @dataclass(frozen=True)
 class ModelFamily:
     build: Callable[..., nn.Module]
     presets: dict[str, Preset] = field(default_factory=dict)
+    # The builder's name for the class count (PyTorchVideo's or torchvision's).
+    classes_kwarg: str = "model_num_class"
 
 
 def _x3d(**kwargs: Any) -> nn.Module:
@@ -49,9 +65,37 @@ def _x3d_preset(frames, crop, short_side, clip_duration, clips, description, tra
     return Preset(kwargs, frames, crop, short_side, clip_duration, clips, description, **(train or {}))
 
 
-# The Kinetics presets follow PyTorchVideo's zoo: frames × sampling rate at
-# 30 fps gives the clip duration (XS 4×12, S 13×6, M/L 16×5), 10 clips per video
-# for evaluation (centre crop only), short side 182/182/256/356.
+def _c2d_preset(frames, crop, short_side, clip_duration, clips, description, **extra) -> Preset:
+    # Spatial stride 32 and the stage-1 pool halves the frames: the head's
+    # fixed pool covers the final feature map at this input size.
+    kwargs = {"head_pool_kernel_size": (frames // 2, crop // 32, crop // 32), **extra}
+    return Preset(kwargs, frames, crop, short_side, clip_duration, clips, description)
+
+
+def _slowfast_preset(frames, crop, short_side, clip_duration, clips, description, **extra) -> Preset:
+    alpha = 4  # create_slowfast's fusion stride: the slow pathway sees frames / 4
+    kwargs = {
+        "input_clip_length": frames,
+        "head_pool_kernel_sizes": ((frames // alpha, crop // 32, crop // 32), (frames, crop // 32, crop // 32)),
+        **extra,
+    }
+    return Preset(kwargs, frames, crop, short_side, clip_duration, clips, description)
+
+
+def _mvit_preset(frames, crop, short_side, clip_duration, clips, description, train=None, **extra) -> Preset:
+    kwargs = {"temporal_size": frames, "spatial_size": crop, **extra}
+    return Preset(kwargs, frames, crop, short_side, clip_duration, clips, description, **(train or {}))
+
+
+# Zoo sampling "frames × rate" at 30 fps: 8×8 and 16×4 both span 64 frames.
+ZOO_CLIP_SECONDS = 64 / 30
+
+# The Kinetics presets follow the zoos. X3D (PyTorchVideo): frames × sampling
+# rate at 30 fps gives the clip duration (XS 4×12, S 13×6, M/L 16×5), 10 clips
+# per video for evaluation (centre crop only), short side 182/182/256/356.
+# C2D and SlowFast R50 8×8 (PyTorchVideo): trained at 224², short side 256, 10
+# clips. MViTv2-S 16×4 (torchvision): 224², 5 clips. Their training defaults
+# are starting points for AdamW on one GPU, not the papers' SGD recipes.
 MODEL_REGISTRY: dict[str, ModelFamily] = {
     "x3d": ModelFamily(
         build=_x3d,
@@ -65,6 +109,38 @@ MODEL_REGISTRY: dict[str, ModelFamily] = {
             "tiny": _x3d_preset(
                 8, 64, 72, 2.0, 1, "X3D-tiny for CPU work",
                 width_factor=0.5, depth_factor=1.0, head_dim_out=128, dropout_rate=0.2,
+            ),
+        },
+    ),
+    "c2d_r50": ModelFamily(
+        build=create_c2d,
+        presets={
+            "8x8": _c2d_preset(8, 224, 256, ZOO_CLIP_SECONDS, 10, "C2D-R50 8x8, 24.33M params, 19.5 GMACs"),
+            "tiny": _c2d_preset(8, 64, 72, 2.0, 1, "C2D for CPU work", model_depth=18, stem_dim_out=8, dropout_rate=0.2),
+        },
+    ),
+    "slowfast_r50": ModelFamily(
+        build=create_slowfast,
+        presets={
+            "8x8": _slowfast_preset(
+                32, 224, 256, ZOO_CLIP_SECONDS, 10, "SlowFast-R50 8x8 (32 input frames), 34.57M params, 50.3 GMACs"
+            ),
+            "tiny": _slowfast_preset(
+                8, 64, 72, 2.0, 1, "SlowFast for CPU work", model_depth=18, stem_dim_outs=(16, 2), dropout_rate=0.2
+            ),
+        },
+    ),
+    "mvit_v2_s": ModelFamily(
+        build=create_mvit_v2_s,
+        classes_kwarg="num_classes",
+        presets={
+            "16x4": _mvit_preset(
+                16, 224, 256, ZOO_CLIP_SECONDS, 5, "MViTv2-S 16x4, 34.54M params, 64.2 GMACs",
+                train={"batch_size": 8, "lr": 1e-4},
+            ),
+            "tiny": _mvit_preset(
+                8, 64, 72, 2.0, 1, "MViTv2 for CPU work",
+                embed_dim=16, stage_depths=(1, 1, 1, 1), kv_stride=(1, 4, 4), stochastic_depth_prob=0.0, dropout=0.2,
             ),
         },
     ),
@@ -88,7 +164,7 @@ def get_preset(arch: str, preset: str) -> Preset:
 
 def model_kwargs(arch: str, preset: str, num_classes: int) -> dict[str, Any]:
     """The builder's keyword arguments for this preset (JSON-safe)."""
-    return {**get_preset(arch, preset).kwargs, "model_num_class": num_classes}
+    return {**get_preset(arch, preset).kwargs, MODEL_REGISTRY[arch].classes_kwarg: num_classes}
 
 
 def build_model(arch: str, preset: str, num_classes: int) -> nn.Module:

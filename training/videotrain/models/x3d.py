@@ -26,6 +26,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .resnet import (
+    BottleneckBlock,
+    Net,
+    ResBlock,
+    ResNetBasicHead,
+    ResNetBasicStem,
+    ResStage,
+    act_layer,
+    head_activation_layer,
+    init_resnet_weights,
+    norm_layer,
+)
+
 
 class Swish(nn.Module):
     """x·sigmoid(x), written out so ONNX export emits plain Sigmoid + Mul.
@@ -84,74 +97,6 @@ class Conv2plus1d(nn.Module):
         return self.conv_xy(self.conv_t(x))
 
 
-class ResNetBasicStem(nn.Module):
-    def __init__(self, conv: nn.Module, norm: nn.Module | None, activation: nn.Module | None) -> None:
-        super().__init__()
-        self.conv = conv
-        self.norm = norm
-        self.activation = activation
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
-        if self.norm is not None:
-            x = self.norm(x)
-        if self.activation is not None:
-            x = self.activation(x)
-        return x
-
-
-class BottleneckBlock(nn.Module):
-    def __init__(self, **layers: nn.Module | None) -> None:
-        super().__init__()
-        # Registration order = PyTorchVideo's, so state_dict key order matches too.
-        for name in ("conv_a", "norm_a", "act_a", "conv_b", "norm_b", "act_b", "conv_c", "norm_c"):
-            setattr(self, name, layers[name])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for name in ("conv_a", "norm_a", "act_a", "conv_b", "norm_b", "act_b", "conv_c", "norm_c"):
-            layer = getattr(self, name)
-            if layer is not None:
-                x = layer(x)
-        return x
-
-
-class ResBlock(nn.Module):
-    def __init__(
-        self,
-        branch1_conv: nn.Module | None,
-        branch1_norm: nn.Module | None,
-        branch2: nn.Module,
-        activation: nn.Module | None,
-    ) -> None:
-        super().__init__()
-        self.branch1_conv = branch1_conv
-        self.branch1_norm = branch1_norm
-        self.branch2 = branch2
-        self.activation = activation
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x
-        if self.branch1_conv is not None:
-            shortcut = self.branch1_conv(x)
-            if self.branch1_norm is not None:
-                shortcut = self.branch1_norm(shortcut)
-        x = shortcut + self.branch2(x)
-        if self.activation is not None:
-            x = self.activation(x)
-        return x
-
-
-class ResStage(nn.Module):
-    def __init__(self, res_blocks: nn.ModuleList) -> None:
-        super().__init__()
-        self.res_blocks = res_blocks
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.res_blocks:
-            x = block(x)
-        return x
-
-
 class ProjectedPool(nn.Module):
     def __init__(self, **layers: nn.Module | None) -> None:
         super().__init__()
@@ -166,63 +111,15 @@ class ProjectedPool(nn.Module):
         return x
 
 
-class ResNetBasicHead(nn.Module):
-    def __init__(
-        self,
-        pool: nn.Module,
-        dropout: nn.Module | None,
-        proj: nn.Linear,
-        activation: nn.Module | None,
-        output_pool: nn.Module | None,
-    ) -> None:
-        super().__init__()
-        self.pool = pool
-        self.dropout = dropout
-        self.proj = proj
-        self.activation = activation
-        self.output_pool = output_pool
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(x)
-        if self.dropout is not None:
-            x = self.dropout(x)
-        # The Linear acts on channels at every remaining (t, h, w) position.
-        x = self.proj(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
-        if self.activation is not None:
-            x = self.activation(x)
-        if self.output_pool is not None:
-            x = self.output_pool(x).flatten(1)
-        return x
-
-
-class Net(nn.Module):
-    def __init__(self, blocks: nn.ModuleList) -> None:
-        super().__init__()
-        self.blocks = blocks
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        return x
-
-
-def _norm(norm: Callable | None, dim: int, eps: float, momentum: float) -> nn.Module | None:
-    return None if norm is None else norm(num_features=dim, eps=eps, momentum=momentum)
-
-
-def _act(activation: Callable | None) -> nn.Module | None:
-    return None if activation is None else activation()
-
-
 def _bottleneck(
     *, dim_in, dim_inner, dim_out, kernel, stride, norm, eps, momentum, se_ratio, activation, inner_act
 ) -> BottleneckBlock:
     se = SqueezeExcitation(dim_inner, round_width(dim_inner, se_ratio)) if se_ratio > 0 else nn.Identity()
-    bn_b = _norm(norm, dim_inner, eps, momentum)
+    bn_b = norm_layer(norm, dim_inner, eps, momentum)
     return BottleneckBlock(
         conv_a=nn.Conv3d(dim_in, dim_inner, kernel_size=1, bias=False),
-        norm_a=_norm(norm, dim_inner, eps, momentum),
-        act_a=_act(activation),
+        norm_a=norm_layer(norm, dim_inner, eps, momentum),
+        act_a=act_layer(activation),
         # Channelwise (depthwise) 3D conv: X3D's main spatiotemporal operator.
         conv_b=nn.Conv3d(
             dim_inner,
@@ -234,9 +131,9 @@ def _bottleneck(
             bias=False,
         ),
         norm_b=nn.Sequential(nn.Identity() if bn_b is None else bn_b, se),
-        act_b=_act(inner_act),
+        act_b=act_layer(inner_act),
         conv_c=nn.Conv3d(dim_inner, dim_out, kernel_size=1, bias=False),
-        norm_c=_norm(norm, dim_out, eps, momentum),
+        norm_c=norm_layer(norm, dim_out, eps, momentum),
     )
 
 
@@ -288,8 +185,8 @@ def create_x3d(
                     padding=(kt // 2, 0, 0), groups=stem_dim_out, bias=False,
                 ),
             ),
-            norm=_norm(norm, stem_dim_out, norm_eps, norm_momentum),
-            activation=_act(activation),
+            norm=norm_layer(norm, stem_dim_out, norm_eps, norm_momentum),
+            activation=act_layer(activation),
         )
     ]
 
@@ -325,7 +222,7 @@ def create_x3d(
                         se_ratio=se_ratio if i % 2 == 0 else 0.0,
                         activation=activation, inner_act=inner_act,
                     ),
-                    activation=_act(activation),
+                    activation=act_layer(activation),
                 )
             )
         blocks.append(ResStage(nn.ModuleList(res_blocks)))
@@ -344,24 +241,17 @@ def create_x3d(
         math.ceil(input_crop_size / total_spatial),
         math.ceil(input_crop_size / total_spatial),
     )
-    if head_activation is None:
-        head_act = None
-    elif head_activation is nn.Softmax:
-        head_act = nn.Softmax(dim=1)
-    elif head_activation is nn.Sigmoid:
-        head_act = nn.Sigmoid()
-    else:
-        raise ValueError(f"head_activation must be None, nn.Softmax or nn.Sigmoid, got {head_activation!r}")
+    head_act = head_activation_layer(head_activation)
     blocks.append(
         ResNetBasicHead(
             pool=ProjectedPool(
                 pre_conv=nn.Conv3d(dim_out, dim_inner, kernel_size=1, bias=False),
-                pre_norm=_norm(norm, dim_inner, norm_eps, norm_momentum),
-                pre_act=_act(head_pool_act),
+                pre_norm=norm_layer(norm, dim_inner, norm_eps, norm_momentum),
+                pre_act=act_layer(head_pool_act),
                 pool=nn.AvgPool3d(pool_kernel, stride=1),
                 post_conv=nn.Conv3d(dim_inner, head_dim_out, kernel_size=1, bias=False),
-                post_norm=_norm(norm, head_dim_out, norm_eps, norm_momentum) if head_bn_lin5_on else None,
-                post_act=_act(head_pool_act),
+                post_norm=norm_layer(norm, head_dim_out, norm_eps, norm_momentum) if head_bn_lin5_on else None,
+                post_act=act_layer(head_pool_act),
             ),
             dropout=nn.Dropout(dropout_rate) if dropout_rate > 0 else None,
             proj=nn.Linear(head_dim_out, model_num_class, bias=True),
@@ -370,25 +260,5 @@ def create_x3d(
         )
     )
     net = Net(nn.ModuleList(blocks))
-    _init_weights(net)
+    init_resnet_weights(net)
     return net
-
-
-def _init_weights(net: Net) -> None:
-    """PyTorchVideo's init (MSRA fan-out convs, N(0, 0.01) linear), plus
-    zero-init of each residual branch's last BN as in the SlowFast X3D configs:
-    every block starts as identity, which trains faster from scratch."""
-    for m in net.modules():
-        if isinstance(m, nn.Conv3d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm3d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=0.01)
-            nn.init.zeros_(m.bias)
-    for m in net.modules():
-        if isinstance(m, BottleneckBlock) and isinstance(m.norm_c, nn.BatchNorm3d):
-            nn.init.zeros_(m.norm_c.weight)
