@@ -38,8 +38,9 @@ def _train_parser(sub) -> None:
     d.add_argument("--labels", help="label names, one per line (overrides DIR/labels.txt)")
     d.add_argument("--root", help="directory that relative paths in the lists start from (default: each list's directory)")
     m = p.add_argument_group("model")
-    m.add_argument("--arch", default="x3d")
-    m.add_argument("--preset", default="tiny", help="xs, s, m, l or tiny (default: tiny)")
+    m.add_argument("--arch", default="x3d", help="x3d, slowfast_r50, c2d_r50 or mvit_v2_s (default: x3d)")
+    m.add_argument("--preset", default="tiny",
+                   help="x3d: xs, s, m, l; slowfast_r50, c2d_r50: 8x8; mvit_v2_s: 16x4; every arch: tiny (default)")
     m.add_argument("--clips-per-video", type=int, help="validation/serving clips per video (default: the preset's)")
     o = p.add_argument_group("optimization (defaults: the preset's)")
     o.add_argument("--epochs", type=int)
