@@ -33,8 +33,9 @@ def _train_parser(sub) -> None:
     )
     d = p.add_argument_group("data")
     d.add_argument("--data", help="dataset directory with train.txt, val.txt, labels.txt (dataset.json optional)")
-    d.add_argument("--train-list", help="`path label` list for training (overrides DIR/train.txt)")
-    d.add_argument("--val-list", help="`path label` list for validation (overrides DIR/val.txt)")
+    d.add_argument("--train-list", help="training videos: a `path label` list, a Kinetics-style .csv or a folder per class "
+                                        "(overrides DIR/train.txt)")
+    d.add_argument("--val-list", help="validation videos, the same kinds (overrides DIR/val.txt)")
     d.add_argument("--labels", help="label names, one per line (overrides DIR/labels.txt)")
     d.add_argument("--root", help="directory that relative paths in the lists start from (default: each list's directory)")
     m = p.add_argument_group("model")
@@ -52,6 +53,12 @@ def _train_parser(sub) -> None:
     o.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm (0: off)")
     o.add_argument("--hflip", choices=["auto", "on", "off"], default="auto",
                    help="horizontal flips; auto: only with the label permutation a dataset.json declares")
+    a = p.add_argument_group("augmentation (all off by default)")
+    a.add_argument("--randaugment", type=_layers_magnitude, metavar="N,M",
+                   help="video RandAugment: N operations per clip at magnitude M (0-10), e.g. 2,9")
+    a.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="MixUp with lambda ~ Beta(ALPHA, ALPHA)")
+    a.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix (with --mixup too: either, 50/50)")
+    a.add_argument("--mix-prob", type=float, default=1.0, metavar="P", help="fraction of batches mixed (default 1)")
     r = p.add_argument_group("run")
     r.add_argument("--out", required=True, help="run directory to write (e.g. runs/NAME)")
     r.add_argument("--id", help="manifest id (default: <arch>-<preset>-<dataset>)")
@@ -79,6 +86,14 @@ def _train_parser(sub) -> None:
     t = p.add_argument_group("multi-view test of the best weights after training (off by default)")
     t.add_argument("--test-clips", type=int, metavar="N", help="clips per video (default: the validation plan's)")
     t.add_argument("--test-crops", type=int, choices=[1, 3], default=1, help="3: left, centre and right crops")
+
+
+def _layers_magnitude(text: str) -> tuple[int, float]:
+    try:
+        n, m = text.split(",")
+        return int(n), float(m)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N,M (operations per clip, magnitude), e.g. 2,9; got {text!r}") from None
 
 
 def _make_dataset_parser(sub) -> None:
@@ -294,6 +309,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.no_progress, tensorboard=not args.no_tensorboard, torchscript=args.torchscript,
         amp=args.amp, accum_steps=args.accum_steps, checkpoint_activations=args.checkpoint_activations,
         deterministic=args.deterministic, test_clips=args.test_clips, test_crops=args.test_crops,
+        rand_augment=args.randaugment, mixup=args.mixup, cutmix=args.cutmix, mix_prob=args.mix_prob,
     )
     train(opts)
     return 0

@@ -34,10 +34,12 @@ from tqdm import tqdm
 
 from . import distributed
 from .checkpointing import checkpoint_blocks
-from .data.dataset import ClipDataset
-from .data.labeled import LabeledListError, load_labeled_list, load_labels
+from .data.dataset import ClipDataset, ClipLoader, collate_clips, skipped_report
+from .data.labeled import LabeledListError, LabeledVideo, load_labels
+from .data.sources import load_video_list
 from .evaluation import TEST_CROPS, VideoScores, multiview_transform, score
 from .export import export_onnx, export_torchscript
+from .mix import MixVideo
 from .models import build_model, get_preset, model_kwargs
 from .models.profile import count_macs, count_params
 from .plots import plot_confusion, plot_curves
@@ -55,7 +57,7 @@ from .runs import (
     write_manifest,
 )
 from .tblog import ScalarLog
-from .transforms import Compose, HorizontalFlipWithLabel, RandomHorizontalFlip, eval_transform, train_transform
+from .transforms import Compose, HorizontalFlipWithLabel, RandAugment, RandomHorizontalFlip, eval_transform, train_transform
 
 
 class DataError(ValueError):
@@ -104,6 +106,12 @@ class TrainOptions:
     test_crops: int = 1
     torchscript: bool = False  # also write model.ts.pt
     tensorboard: bool = True
+    # Augmentation, all off by default: RandAugment (num_layers, magnitude);
+    # MixUp / CutMix alphas (0: off), the fraction of batches mixed.
+    rand_augment: tuple[int, float] | None = None
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    mix_prob: float = 1.0
 
 
 # ---------------------------------------------------------------- data
@@ -139,8 +147,9 @@ def resolve_data(opts: TrainOptions) -> DataSpec:
             raise DataError(f"give --data DIR, or all of --train-list, --val-list and --labels (missing {', '.join(missing)})")
         train_list, val_list, labels_file = Path(opts.train_list), Path(opts.val_list), Path(opts.labels)
         name = train_list.resolve().parent.name
+    # Lists may be `path label` files, Kinetics CSVs or folder-per-class directories.
     for what, f in (("train list", train_list), ("val list", val_list), ("labels file", labels_file)):
-        if not f.is_file():
+        if not (f.is_file() or (f.is_dir() and what != "labels file")):
             raise DataError(f"{f}: {what} not found")
     return DataSpec(
         train_list=train_list,
@@ -153,16 +162,13 @@ def resolve_data(opts: TrainOptions) -> DataSpec:
     )
 
 
-def load_items(list_file: Path, root: Path | None, num_labels: int) -> list[tuple[str, int]]:
+def load_items(list_file: Path, root: Path | None, labels: list[str]) -> list[LabeledVideo]:
     try:
-        items = load_labeled_list(list_file, root)
+        items = load_video_list(list_file, root, labels)
     except LabeledListError as e:
         raise DataError(str(e)) from None
     if not items:
         raise DataError(f"{list_file}: no videos listed")
-    bad = [(p, y) for p, y in items if y >= num_labels]
-    if bad:
-        raise DataError(f"{list_file}: label {bad[0][1]} (for {bad[0][0]}) is out of range: the labels file has {num_labels} labels")
     return items
 
 
@@ -250,9 +256,11 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 # ---------------------------------------------------------------- loops
 
 
-def train_one_epoch(net, loader, optimizer, scheduler, scaler, opts, device, dtype, d, tb, epoch, num_epochs) -> dict:
+def train_one_epoch(net, loader, optimizer, scheduler, scaler, opts, device, dtype, d, tb, epoch, num_epochs, mix=None) -> dict:
     """One pass over the loader; an optimizer step every opts.accum_steps batches
-    (the epoch's last step may take fewer). Metrics are summed over ranks."""
+    (the epoch's last step may take fewer). Metrics are summed over ranks.
+    mix: MixUp/CutMix on each batch; the loss then takes its soft targets
+    (label smoothing is already in them)."""
     net.train()
     total_loss, correct, seen = 0.0, 0, 0
     batches = len(loader)
@@ -261,6 +269,7 @@ def train_one_epoch(net, loader, optimizer, scheduler, scaler, opts, device, dty
     for i, batch in enumerate(bar):
         x = batch["video"].to(device, non_blocking=True)
         y = batch["label"].to(device, non_blocking=True)
+        x, target = mix(x, y) if mix is not None else (x, y)
         first = i % opts.accum_steps == 0
         group = min(opts.accum_steps, batches - (i - i % opts.accum_steps))  # batches in this step
         stepping = i % opts.accum_steps == group - 1
@@ -268,7 +277,7 @@ def train_one_epoch(net, loader, optimizer, scheduler, scaler, opts, device, dty
         with net.no_sync() if d.enabled and not stepping else nullcontext():
             with autocast(device, dtype):
                 logits = net(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=opts.label_smoothing)
+                loss = F.cross_entropy(logits.float(), target, label_smoothing=opts.label_smoothing if mix is None else 0.0)
             if first:
                 optimizer.zero_grad(set_to_none=True)
             # The mean over the group's batches, like one batch of their size.
@@ -314,7 +323,8 @@ def _loader(ds, batch_size, shuffle, opts, device, seed, sampler=None):
     """sampler: this rank's items under torchrun (it then does any shuffling)."""
     gen = torch.Generator().manual_seed(seed)
     n = len(sampler) if sampler is not None else len(ds)
-    return DataLoader(
+    # ClipLoader: videos that fail to decode in a worker are reported to this process's ds.skipped.
+    return ClipLoader(DataLoader(
         ds,
         batch_size=batch_size,
         shuffle=shuffle and sampler is None,
@@ -328,7 +338,8 @@ def _loader(ds, batch_size, shuffle, opts, device, seed, sampler=None):
         pin_memory=device.type == "cuda",
         worker_init_fn=_worker_init if opts.workers > 0 else None,
         generator=gen,
-    )
+        collate_fn=collate_clips,
+    ))
 
 
 def _logger(opts: TrainOptions, d: distributed.Dist):
@@ -384,8 +395,8 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
         raise DataError(str(e)) from None
     if len(labels) < 2:
         raise DataError(f"{data.labels_file}: needs at least 2 labels, has {len(labels)}")
-    train_items = load_items(data.train_list, data.root, len(labels))
-    val_items = load_items(data.val_list, data.root, len(labels))
+    train_items = load_items(data.train_list, data.root, labels)
+    val_items = load_items(data.val_list, data.root, labels)
 
     seed_everything(opts.seed, opts.deterministic)
     torch.set_num_threads(opts.threads or os.cpu_count() or 1)
@@ -402,13 +413,19 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
         flip, flip_desc = HorizontalFlipWithLabel(data.hflip_permutation), "with label permutation"
     else:
         flip, flip_desc = None, "plain"
-    transform = train_transform(input_spec)
+    try:
+        rand_augment = RandAugment(magnitude=opts.rand_augment[1], num_layers=opts.rand_augment[0]) if opts.rand_augment else None
+        mix = MixVideo(mixup_alpha=opts.mixup, cutmix_alpha=opts.cutmix, label_smoothing=opts.label_smoothing,
+                       num_classes=len(labels), mix_prob=opts.mix_prob) if opts.mixup or opts.cutmix else None
+    except ValueError as e:
+        raise DataError(f"augmentation options: {e}") from None
+    transform = train_transform(input_spec, rand_augment=rand_augment)
     if flip_desc == "plain":
         transform = Compose([*transform.transforms, RandomHorizontalFlip()])
     # Skipped videos come back as warnings from ClipDataset and in .skipped.
     try:
         train_ds = ClipDataset(train_items, sampling, transform, mode="train", seed=opts.seed, pair_transform=flip)
-        val_ds = ClipDataset(val_items, sampling, eval_transform(input_spec), mode="eval", seed=opts.seed)
+        val_ds = ClipDataset(val_items, sampling, eval_transform(input_spec), mode="eval", seed=opts.seed, on_decode_error="skip")
     except ValueError as e:
         raise DataError(f"{data.train_list} / {data.val_list}: {e}") from None
 
@@ -446,6 +463,10 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
         "optimizer": "AdamW",
         "schedule": "cosine with linear warmup",
         "hflip": flip_desc,
+        "randAugment": {"numLayers": opts.rand_augment[0], "magnitude": opts.rand_augment[1]} if opts.rand_augment else None,
+        "mixup": opts.mixup,
+        "cutmix": opts.cutmix,
+        "mixProb": opts.mix_prob,
         "seed": opts.seed,
         "device": device.type,
         "amp": amp_name(dtype),
@@ -520,7 +541,7 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
             train_sampler.set_epoch(epoch)
         train_loader = _loader(train_ds, rank_batch, True, opts, device, opts.seed * 100_003 + epoch, train_sampler)
         val_loader = _loader(val_ds, rank_batch * 2, False, opts, device, 0, distributed.shard(len(val_ds), d) if d.enabled else None)
-        stats = train_one_epoch(net, train_loader, optimizer, scheduler, scaler, opts, device, dtype, d, tb, epoch, epochs)
+        stats = train_one_epoch(net, train_loader, optimizer, scheduler, scaler, opts, device, dtype, d, tb, epoch, epochs, mix)
         distributed.sync_buffers(model, d)
         scores = score(model, val_loader, device, dtype, VideoScores(len(val_ds.videos), num_classes), d,
                        progress=opts.progress and d.main, desc=f"epoch {epoch}/{epochs} val")
@@ -550,7 +571,7 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
                 "config": config,
             },
         )
-        write_json(run.metrics, {"history": history, "best": best})
+        write_json(run.metrics, {"history": history, "best": best, "skipped": skipped_report(train=train_ds, val=val_ds)})
         log(
             f"epoch {epoch}/{epochs}  train loss {stats['train.loss']:.3f} top1 {100 * stats['train.top1']:.1f}%  "
             f"val loss {stats['val.loss']:.3f} top1 {100 * stats['val.top1']:.1f}% top5 {100 * stats['val.top5']:.1f}%  "
@@ -633,7 +654,10 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     )
     write_manifest(run, manifest)
     total = time.perf_counter() - started
-    write_json(run.metrics, {"history": history, "best": best, **outputs, "wallSeconds": total})
+    skipped = skipped_report(train=train_ds, val=val_ds)
+    write_json(run.metrics, {"history": history, "best": best, **outputs, "skipped": skipped, "wallSeconds": total})
+    if skipped["count"]:
+        log(f"warning: {skipped['count']} unreadable videos were skipped (listed with reasons in {run.metrics})")
     log(f"best val top1 {100 * best['top1']:.1f}% (epoch {best['epoch']}); run complete in {total:.0f}s: {run.path}")
     return manifest
 
@@ -644,7 +668,7 @@ def _multiview_test(model, items, sampling, input_spec, num_classes, opts, devic
     if opts.test_clips is None and opts.test_crops == 1:
         return None
     plan = {**sampling, "clipSampler": {"kind": "constant_clips_per_video", "clipsPerVideo": clips}}
-    ds = ClipDataset(items, plan, multiview_transform(input_spec, opts.test_crops), mode="eval", seed=opts.seed)
+    ds = ClipDataset(items, plan, multiview_transform(input_spec, opts.test_crops), mode="eval", seed=opts.seed, on_decode_error="skip")
     loader = _loader(ds, max(1, 2 * rank_batch // opts.test_crops), False, opts, device, 0, distributed.shard(len(ds), d) if d.enabled else None)
     scores = score(model.to(device), loader, device, dtype, VideoScores(len(ds.videos), num_classes), d,
                    progress=opts.progress and d.main, desc=f"test {clips}x{opts.test_crops} views")

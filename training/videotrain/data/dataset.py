@@ -234,3 +234,9 @@ class ClipLoader:
                 self.dataset.note_skipped(path, reason)
             if "video" in batch:
                 yield batch
+
+
+def skipped_report(**datasets: ClipDataset) -> dict:
+    """The run summary's account of skipped videos: {"count", "videos": [{split, path, reason}]}."""
+    videos = [{"split": split, "path": p, "reason": r} for split, ds in datasets.items() for p, r in ds.skipped]
+    return {"count": len(videos), "videos": videos}
