@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ManifestSchema } from "../../contract/manifest.ts";
 import { DEFAULT_MODEL } from "./models.ts";
+import { LIMITS } from "./limits.ts";
 
 /** POST /v1/classify options, from the query string or form fields (all strings on the wire). */
 export const ClassifyOptionsSchema = z
@@ -23,3 +24,182 @@ export const ClassifyOptionsSchema = z
   .strict();
 
 export type ClassifyOptions = z.infer<typeof ClassifyOptionsSchema>;
+
+// ---- Responses -------------------------------------------------------------
+// Strict objects: a field a handler adds without documenting it fails the
+// conformance test (worker/test/openapi.test.ts) instead of drifting silently.
+
+export const ErrorBodySchema = z
+  .object({
+    error: z
+      .object({
+        code: z.string().describe('machine-readable, e.g. "invalid_option", "rate_limited"'),
+        message: z.string().describe("what was wrong, for people"),
+        accepted: z.string().optional().describe("what the client may send instead (4xx only)"),
+      })
+      .strict(),
+    requestId: z.string().describe("also in the X-Request-Id header; names the request in the logs"),
+  })
+  .strict();
+
+export const HealthzSchema = z.object({ status: z.literal("ok") }).strict();
+
+export const ModelSummarySchema = z
+  .object({
+    id: ManifestSchema.shape.id,
+    version: ManifestSchema.shape.version,
+    source: z.enum(["bundled", "r2"]),
+    latest: z.boolean().describe('whether version "latest" resolves to this one'),
+    sha256: ManifestSchema.shape.model.shape.sha256,
+    labelCount: z.number().int().min(2),
+    labels: ManifestSchema.shape.labels,
+    input: ManifestSchema.shape.input,
+    output: ManifestSchema.shape.output,
+    sampling: ManifestSchema.shape.sampling,
+  })
+  .strict();
+
+export const ModelsResponseSchema = z
+  .object({
+    models: z.array(ModelSummarySchema),
+    invalid: z.array(z.object({ key: z.string(), problem: z.string() }).strict()).describe("manifests in R2 that failed validation (not served)"),
+  })
+  .strict();
+
+const PredictionSchema = z
+  .object({ label: z.string(), index: z.number().int().min(0), score: z.number().min(0).max(1).describe("probability") })
+  .strict();
+
+const millis = z.number().min(0);
+
+export const ClassifyResponseSchema = z
+  .object({
+    requestId: z.string(),
+    model: z.object({ id: ManifestSchema.shape.id, version: ManifestSchema.shape.version, sha256: ManifestSchema.shape.model.shape.sha256 }).strict(),
+    top: z.array(PredictionSchema).min(1).describe("the k best labels, highest score first"),
+    frames: z.object({ received: z.number().int().min(1), used: z.number().int().min(1) }).strict(),
+    timing: z.object({ decodeMs: millis, preprocessMs: millis, inferenceMs: millis, totalMs: millis }).strict(),
+  })
+  .strict();
+
+/** multipart/form-data of POST /v1/classify: the frames plus any option as a form field. */
+export const ClassifyFormSchema = ClassifyOptionsSchema.extend({
+  frames: z
+    .array(z.file().mime(["image/jpeg", "image/png"]))
+    .min(1)
+    .max(LIMITS.frames)
+    .describe("JPEG or PNG images of one size, in temporal order (the type is sniffed from the bytes)"),
+});
+
+export const OpenApiDocumentSchema = z
+  .object({ openapi: z.string().regex(/^3\.1\./), info: z.object({ title: z.string(), version: z.string() }).passthrough(), paths: z.record(z.string(), z.unknown()) })
+  .passthrough();
+
+// ---- Routes ----------------------------------------------------------------
+
+export interface ResponseDoc {
+  description: string;
+  schema: z.ZodType;
+  /** Default application/json. */
+  contentType?: string;
+  example?: unknown;
+}
+
+export interface RouteDoc {
+  method: "get" | "post";
+  path: string;
+  summary: string;
+  description: string;
+  /** Behind API keys and per-key rate limits (auth.ts, ratelimit.ts). */
+  auth: boolean;
+  query?: z.ZodObject;
+  /** Request bodies by content type. */
+  body?: Record<string, z.ZodType>;
+  responses: Record<number, ResponseDoc>;
+}
+
+const errorExample = (code: string, message: string, accepted: string) => ({
+  error: { code, message, accepted },
+  requestId: "0b0f0b4e-6c53-4d3a-9a57-2a3e1f7f4b11",
+});
+
+const error = (description: string, example?: unknown): ResponseDoc => ({ description, schema: ErrorBodySchema, example });
+
+/** Every route the app serves; index.ts wires the handlers, the document and docs page come from here. */
+export const ROUTES: RouteDoc[] = [
+  {
+    method: "post",
+    path: "/v1/classify",
+    summary: "Classify a clip",
+    description:
+      "Runs the model on uploaded frames: the model's T frame slots take a uniform temporal subsample of them (fewer frames repeat), " +
+      "each resized on its short side and centre-cropped as the manifest says. Options come from the query or form fields.",
+    auth: true,
+    query: ClassifyOptionsSchema,
+    body: { "multipart/form-data": ClassifyFormSchema },
+    responses: {
+      200: {
+        description: "the top-k labels",
+        schema: ClassifyResponseSchema,
+        example: {
+          requestId: "0b0f0b4e-6c53-4d3a-9a57-2a3e1f7f4b11",
+          model: { id: "x3d-tiny-synthetic", version: "1", sha256: "9f2c1a5e3b7d4c6a8e0f1b2d3c4e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4" },
+          top: [
+            { label: "move_left", index: 0, score: 0.91 },
+            { label: "rotate_cw", index: 6, score: 0.05 },
+          ],
+          frames: { received: 8, used: 8 },
+          timing: { decodeMs: 6.1, preprocessMs: 1.2, inferenceMs: 14.8, totalMs: 23.4 },
+        },
+      },
+      400: error("bad options, frames or form", errorExample("invalid_option", "topk: must be a positive integer", "query or form fields: …")),
+      404: error("no such model or version"),
+      413: error("the body is larger than MAX_BODY_BYTES"),
+      415: error("the body is not multipart/form-data, or a frame is not JPEG or PNG"),
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/models",
+    summary: "List the models served",
+    description: "The bundled model and every valid manifest in R2 (models/<id>/<version>/), with labels, input contract and sampling plan.",
+    auth: true,
+    responses: { 200: { description: "the models", schema: ModelsResponseSchema } },
+  },
+  {
+    method: "get",
+    path: "/healthz",
+    summary: "Liveness",
+    description: "Answers without touching models or storage. Public.",
+    auth: false,
+    responses: { 200: { description: "the Worker is up", schema: HealthzSchema, example: { status: "ok" } } },
+  },
+  {
+    method: "get",
+    path: "/openapi.json",
+    summary: "This API as OpenAPI 3.1",
+    description: "Generated from the route schemas the Worker validates with. Public.",
+    auth: false,
+    responses: { 200: { description: "the OpenAPI document", schema: OpenApiDocumentSchema } },
+  },
+  {
+    method: "get",
+    path: "/docs",
+    summary: "This API as a page",
+    description: "The OpenAPI document rendered as one self-contained HTML page (no scripts, no external resources). Public.",
+    auth: false,
+    responses: { 200: { description: "an HTML page", schema: z.string(), contentType: "text/html" } },
+  },
+];
+
+/** Answers every route under API keys may give, besides its own. */
+export const AUTH_RESPONSES: Record<number, ResponseDoc> = {
+  401: error(
+    "no, an unknown or a revoked API key (with a WWW-Authenticate: Bearer challenge)",
+    errorExample("missing_api_key", "the request has no Authorization header", 'an "Authorization: Bearer <key>" header …'),
+  ),
+  429: error(
+    "the key's rate limit is used up: retry after Retry-After seconds",
+    errorExample("rate_limited", "API key key_5d1360d3854e3c70 has no requests left; one is allowed again in 42 s", "at most 60 requests per minute …"),
+  ),
+};

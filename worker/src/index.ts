@@ -3,8 +3,10 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { authenticate } from "./auth.ts";
+import { docs } from "./docs.ts";
 import { classifyFrames, healthz, models } from "./handlers.ts";
 import { corsFromEnv, limitBody, methodNotAllowed, notFound, onError, requestLog, type AppEnv } from "./middleware.ts";
+import { openapi } from "./openapi.ts";
 import { limitRate } from "./ratelimit.ts";
 
 const app = new Hono<AppEnv>();
@@ -19,10 +21,14 @@ app.notFound(notFound);
 app.use("/v1/*", authenticate, limitRate);
 
 app.get("/healthz", healthz);
+app.get("/openapi.json", openapi);
+app.get("/docs", docs);
 app.get("/v1/models", models);
 app.post("/v1/classify", limitBody, classifyFrames);
 
 app.all("/healthz", methodNotAllowed("GET"));
+app.all("/openapi.json", methodNotAllowed("GET"));
+app.all("/docs", methodNotAllowed("GET"));
 app.all("/v1/models", methodNotAllowed("GET"));
 app.all("/v1/classify", methodNotAllowed("POST"));
 

@@ -4,6 +4,7 @@ import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from "
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { RequestIdVariables } from "hono/request-id";
+import { ROUTES } from "./api-schemas.ts";
 import { ApiError, userError } from "./errors.ts";
 import type { ApiKeyRecord } from "./keys.ts";
 import { LIMITS } from "./limits.ts";
@@ -65,7 +66,7 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 };
 
 export const notFound: NotFoundHandler<AppEnv> = (c) =>
-  errorResponse(c, userError(404, "not_found", `no route ${c.req.method} ${c.req.path}`, "GET /healthz, GET /v1/models, POST /v1/classify"));
+  errorResponse(c, userError(404, "not_found", `no route ${c.req.method} ${c.req.path}`, ROUTES.map((r) => `${r.method.toUpperCase()} ${r.path}`).join(", ")));
 
 export function methodNotAllowed(allowed: string): MiddlewareHandler<AppEnv> {
   return async (c) => {

@@ -66,8 +66,8 @@ describe("keys required (as deployed)", () => {
     await expectError(await deployed("/v1/models", { headers: bearer(key) }), 500, "api_key_record_invalid");
   });
 
-  it("/healthz stays public", async () => {
-    for (const path of ["/healthz"]) {
+  it("/healthz, /openapi.json and /docs stay public", async () => {
+    for (const path of ["/healthz", "/openapi.json", "/docs"]) {
       expect((await deployed(path)).status, path).toBe(200);
     }
   });
