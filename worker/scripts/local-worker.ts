@@ -33,6 +33,9 @@ export function startBundledWorker(distDir: string, main = "index.js"): Miniflar
     r2Buckets: ["MODELS"],
     // Like `npm start`: requests without an API key are served (wrangler.toml requires keys when deployed).
     bindings: { REQUIRE_API_KEY: "false" },
+    // A request that does send a key is checked and rate-limited as deployed.
+    kvNamespaces: ["API_KEYS"],
+    durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
   });
 }
 
