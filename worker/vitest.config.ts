@@ -1,17 +1,23 @@
 import { fileURLToPath } from "node:url";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { videoServer } from "./test/fixtures/video-server.ts";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 
 export default defineConfig({
   plugins: [
-    cloudflareTest({
+    cloudflareTest(({ inject }) => ({
       wrangler: { configPath: `${repo}wrangler.toml` },
-      // A small body limit lets the 413 test send 2 MB instead of 32 MB. Keys are
-      // optional as in local dev; auth.test.ts requires them with its own env.
-      miniflare: { bindings: { MAX_BODY_BYTES: String(2 * 1024 * 1024), REQUIRE_API_KEY: "false" } },
-    }),
+      miniflare: {
+        // A small body limit lets the 413 test send 2 MB instead of 32 MB. Keys are
+        // optional as in local dev; auth.test.ts requires them with its own env.
+        bindings: { MAX_BODY_BYTES: String(2 * 1024 * 1024), REQUIRE_API_KEY: "false" },
+        // The internet cannot be reached here: fetches from the Worker go to a
+        // stand-in server for https://videos.example.test/ (video-server.ts).
+        outboundService: videoServer(inject("videos")),
+      },
+    })),
   ],
   test: {
     name: "worker",
