@@ -30,7 +30,7 @@ export function startBundledWorker(distDir: string, main = "index.js"): Miniflar
     ],
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["nodejs_compat"],
-    r2Buckets: ["MODELS"],
+    r2Buckets: ["MODELS", "VIDEOS"],
     // Like `npm start`: requests without an API key are served (wrangler.toml requires keys when deployed).
     bindings: { REQUIRE_API_KEY: "false" },
     // A request that does send a key is checked and rate-limited as deployed.

@@ -7,6 +7,14 @@ import { ManifestSchema } from "../../contract/manifest.ts";
 import { DEFAULT_MODEL } from "./models.ts";
 import { LIMITS } from "./limits.ts";
 
+/** A count option: decimal text for an integer from 1 to `max`. */
+const count = (max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,5}$/, "must be a positive integer")
+    .transform(Number)
+    .pipe(z.number().int().min(1, "must be at least 1").max(max, `must be at most ${max}`));
+
 /** POST /v1/classify options, from the query string or form fields (all strings on the wire). */
 export const ClassifyOptionsSchema = z
   .object({
@@ -20,6 +28,19 @@ export const ClassifyOptionsSchema = z
       .pipe(z.number().int().min(1, "must be at least 1"))
       .optional()
       .describe("how many labels to answer, from 1 to the model's label count (default 5)"),
+    clips: count(LIMITS.clips)
+      .optional()
+      .describe("video input: clips per video, evenly spaced (default: the model's sampling plan); their probabilities are averaged"),
+    frames: count(LIMITS.frames)
+      .optional()
+      .describe("video input: keyframes per clip, the nearest keyframe to each of that many evenly spaced times (default: the model's)"),
+    r2Key: z.string().min(1).max(1024).optional().describe("input: the key of an MP4 object in the VIDEOS R2 bucket, read with range requests"),
+    url: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe("input: an http(s) URL of an MP4 that answers Range requests (private, loopback and link-local addresses are refused)"),
   })
   .strict();
 
@@ -72,23 +93,60 @@ const PredictionSchema = z
 
 const millis = z.number().min(0);
 
-export const ClassifyResponseSchema = z
+const AnswerBase = {
+  requestId: z.string(),
+  model: z.object({ id: ManifestSchema.shape.id, version: ManifestSchema.shape.version, sha256: ManifestSchema.shape.model.shape.sha256 }).strict(),
+  top: z.array(PredictionSchema).min(1).describe("the k best labels, highest score first"),
+};
+
+/** The answer for uploaded frames: one clip. */
+export const ClassifyFramesResponseSchema = z
   .object({
-    requestId: z.string(),
-    model: z.object({ id: ManifestSchema.shape.id, version: ManifestSchema.shape.version, sha256: ManifestSchema.shape.model.shape.sha256 }).strict(),
-    top: z.array(PredictionSchema).min(1).describe("the k best labels, highest score first"),
+    ...AnswerBase,
     frames: z.object({ received: z.number().int().min(1), used: z.number().int().min(1) }).strict(),
     timing: z.object({ decodeMs: millis, preprocessMs: millis, inferenceMs: millis, totalMs: millis }).strict(),
   })
-  .strict();
+  .strict()
+  .describe("for uploaded frames (one clip):");
 
-/** multipart/form-data of POST /v1/classify: the frames plus any option as a form field. */
+/** The answer for a video: clips of keyframes, `top` from the mean of the clips' probabilities. */
+export const ClassifyVideoResponseSchema = z
+  .object({
+    ...AnswerBase,
+    clips: z
+      .array(
+        z
+          .object({
+            start: z.number().describe("seconds"),
+            end: z.number().describe("seconds"),
+            keyframeTimes: z.array(z.number()).describe("presentation time (seconds) of the keyframe behind each of the clip's frames"),
+            top: z.array(PredictionSchema).min(1).describe("this clip's k best labels"),
+          })
+          .strict(),
+      )
+      .min(1),
+    frames: z.object({ perClip: z.number().int().min(1), decoded: z.number().int().min(1) }).strict().describe("keyframes per clip; distinct keyframes decoded"),
+    video: z
+      .object({ codec: z.string(), width: z.number().int(), height: z.number().int(), durationSeconds: z.number(), bytes: z.number().int() })
+      .strict()
+      .describe("the video as indexed: RFC 6381 codec, size, duration, file size"),
+    bytesRead: z.number().int().min(0).describe("bytes read from the video: its index and the chosen keyframes"),
+    timing: z.object({ indexMs: millis, readMs: millis, decodeMs: millis, preprocessMs: millis, inferenceMs: millis, totalMs: millis }).strict(),
+  })
+  .strict()
+  .describe("for a video (clips of keyframes):");
+
+export const ClassifyResponseSchema = z.union([ClassifyFramesResponseSchema, ClassifyVideoResponseSchema]);
+
+/** multipart/form-data of POST /v1/classify: frames or a video (or r2Key/url fields), plus any option as a form field. */
 export const ClassifyFormSchema = ClassifyOptionsSchema.extend({
   frames: z
     .array(z.file().mime(["image/jpeg", "image/png"]))
     .min(1)
     .max(LIMITS.frames)
+    .optional()
     .describe("JPEG or PNG images of one size, in temporal order (the type is sniffed from the bytes)"),
+  video: z.file().optional().describe("an MP4 with H.264 video (8-bit 4:2:0)"),
 });
 
 export const OpenApiDocumentSchema = z
@@ -130,13 +188,21 @@ export const ROUTES: RouteDoc[] = [
   {
     method: "post",
     path: "/v1/classify",
-    summary: "Classify a clip",
+    summary: "Classify a video or a clip of frames",
     description:
-      "Runs the model on uploaded frames: the model's T frame slots take a uniform temporal subsample of them (fewer frames repeat), " +
-      "each resized on its short side and centre-cropped as the manifest says. Options come from the query or form fields.",
+      "Exactly one input: an MP4 (a video/mp4 body, a multipart \"video\" file, an R2 key or an http(s) URL, the last two read with range requests), " +
+      "or uploaded frames. A video is indexed, the model's sampling plan picks the keyframe nearest each target time of each clip, only those " +
+      "samples are read and decoded, and the clips' probabilities are averaged. Uploaded frames fill the model's T slots with a uniform temporal " +
+      "subsample (fewer frames repeat). Every frame is resized on its short side and centre-cropped as the manifest says. Options come from the " +
+      "query, form fields or a JSON body.",
     auth: true,
     query: ClassifyOptionsSchema,
-    body: { "multipart/form-data": ClassifyFormSchema },
+    body: {
+      "video/mp4": z.file().describe("the MP4 itself"),
+      "multipart/form-data": ClassifyFormSchema,
+      "application/json": z.object(ClassifyOptionsSchema.shape).partial().strict().describe("r2Key or url, and options (numbers may be JSON numbers)"),
+      "application/x-www-form-urlencoded": ClassifyOptionsSchema,
+    },
     responses: {
       200: {
         description: "the top-k labels",
@@ -153,9 +219,13 @@ export const ROUTES: RouteDoc[] = [
         },
       },
       400: error("bad options, frames or form", errorExample("invalid_option", "topk: must be a positive integer", "query or form fields: …")),
-      404: error("no such model or version"),
+      404: error("no such model or version, or no such R2 key"),
       413: error("the body is larger than MAX_BODY_BYTES"),
-      415: error("the body is not multipart/form-data, or a frame is not JPEG or PNG"),
+      415: error("an unaccepted content type; a frame that is not JPEG or PNG; a video that is not MP4, not H.264, or not 8-bit 4:2:0"),
+      422: error(
+        "a video that cannot be used: truncated, corrupt, no video track, no keyframes, too long, absurd dimensions, or a URL that cannot be read",
+        errorExample("truncated_video", "the video/mp4 body: the mdat box at byte 40 needs 188676 bytes but the file ends at byte 20000: it is truncated", "an MP4 …"),
+      ),
     },
   },
   {

@@ -59,8 +59,12 @@ function schemaBlock(schema: Json): string {
     const name = String(schema.$ref).split("/").pop()!;
     return `<p>Body: <a href="#${schemaAnchor(name)}">${esc(name)}</a></p>`;
   }
-  const rows = fields(schema);
-  const summary = rows.length ? table(["field", "type", "required", "about"], rows) : `<p>${esc(typeOf(schema))}</p>`;
+  // A union of objects (classify answers frames or a video): one table per variant.
+  const tables = (schema.anyOf ?? [schema]).flatMap((variant: Json) => {
+    const rows = fields(variant);
+    return rows.length ? [`${variant.description ? `<p>${esc(variant.description)}</p>` : ""}${table(["field", "type", "required", "about"], rows)}`] : [];
+  });
+  const summary = tables.length ? tables.join("<p>or</p>") : `<p>${esc(typeOf(schema))}</p>`;
   return `${summary}<details><summary>JSON Schema</summary><pre>${esc(JSON.stringify(schema, null, 2))}</pre></details>`;
 }
 

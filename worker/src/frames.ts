@@ -41,7 +41,7 @@ export function sniffType(bytes: Uint8Array): FrameType | null {
 /** A hint for the error message when the bytes are a format we know but do not take. */
 function describeOther(bytes: Uint8Array): string {
   const ascii = (at: number, n: number) => String.fromCharCode(...bytes.subarray(at, at + n));
-  if (ascii(4, 4) === "ftyp") return "an MP4/QuickTime video (video uploads are not accepted yet)";
+  if (ascii(4, 4) === "ftyp") return 'an MP4/QuickTime video (send videos as the "video" field or as a video/mp4 body)';
   if (ascii(0, 3) === "GIF") return "a GIF image";
   if (ascii(0, 4) === "RIFF" && ascii(8, 4) === "WEBP") return "a WebP image";
   return "not a JPEG or PNG image";

@@ -1,16 +1,18 @@
 // Route handlers: compose request parsing, the model registry, decoding,
 // preprocessing and inference into answers.
 import type { Context } from "hono";
+import type { Manifest } from "../../contract/manifest.ts";
 import { classify } from "./classify.ts";
+import { classifyVideo } from "./classify-video.ts";
 import { userError } from "./errors.ts";
 import { decodeFrame } from "./frames.ts";
 import type { AppEnv } from "./middleware.ts";
-import { getModel, listModels } from "./models.ts";
+import { getModel, listModels, type LoadedModel } from "./models.ts";
 import { ClipTensor, frameSlots } from "./preprocess.ts";
-import { parseClassifyRequest } from "./request.ts";
+import { parseClassifyRequest, type UploadedFrame } from "./request.ts";
+import { ms } from "./timing.ts";
 
 const DEFAULT_TOPK = 5;
-const ms = (from: number, to: number) => Math.round((to - from) * 100) / 100;
 
 export async function healthz(c: Context<AppEnv>): Promise<Response> {
   return c.json({ status: "ok" });
@@ -22,16 +24,18 @@ export async function models(c: Context<AppEnv>): Promise<Response> {
   return c.json({ models, invalid });
 }
 
-export async function classifyFrames(c: Context<AppEnv>): Promise<Response> {
-  const start = performance.now();
-  const { options, frames } = await parseClassifyRequest(c);
-  const { manifest, session } = await getModel(c.env.MODELS, options.model, options.version);
+/** The k to answer with: the request's, else 5 (or fewer labels); never more than the model has. */
+function topkFor(manifest: Manifest, requested: number | undefined): number {
   const labels = manifest.labels.length;
-  const k = options.topk ?? Math.min(DEFAULT_TOPK, labels);
+  const k = requested ?? Math.min(DEFAULT_TOPK, labels);
   if (k > labels) {
     throw userError(400, "topk_out_of_range", `topk is ${k} but ${manifest.id}@${manifest.version} has ${labels} labels`, `topk: an integer from 1 to ${labels}`);
   }
+  return k;
+}
 
+/** Uploaded frames (one clip) → top-k. */
+async function classifyFrames(frames: UploadedFrame[], { manifest, session }: LoadedModel, k: number) {
   // The model's T slots take the training's uniform temporal subsample of the
   // received frames; each distinct frame is decoded once, written into its
   // slots and dropped, so one decoded frame is alive at a time.
@@ -52,12 +56,28 @@ export async function classifyFrames(c: Context<AppEnv>): Promise<Response> {
 
   const t2 = performance.now();
   const top = await classify(session, manifest, clip.data, clip.dims, k);
-  const end = performance.now();
+  return {
+    top,
+    frames: { received: frames.length, used: used.length },
+    timing: { decodeMs: ms(0, decodeMs), preprocessMs: ms(0, preprocessMs), inferenceMs: ms(t2, performance.now()) },
+  };
+}
+
+/** POST /v1/classify: uploaded frames, or a video (body, upload, R2 object or URL). */
+export async function classifyRequest(c: Context<AppEnv>): Promise<Response> {
+  const start = performance.now();
+  const request = await parseClassifyRequest(c);
+  const model = await getModel(c.env.MODELS, request.options.model, request.options.version);
+  const k = topkFor(model.manifest, request.options.topk);
+  const { timing, ...answer } =
+    request.kind === "frames"
+      ? await classifyFrames(request.frames, model, k)
+      : await classifyVideo(request.video, request.options, model, k, c.env);
+  const { manifest } = model;
   return c.json({
     requestId: c.get("requestId"),
     model: { id: manifest.id, version: manifest.version, sha256: manifest.model.sha256 },
-    top,
-    frames: { received: frames.length, used: used.length },
-    timing: { decodeMs: ms(0, decodeMs), preprocessMs: ms(0, preprocessMs), inferenceMs: ms(t2, end), totalMs: ms(start, end) },
+    ...answer,
+    timing: { ...timing, totalMs: ms(start, performance.now()) },
   });
 }

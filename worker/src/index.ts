@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { authenticate } from "./auth.ts";
 import { docs } from "./docs.ts";
-import { classifyFrames, healthz, models } from "./handlers.ts";
+import { classifyRequest, healthz, models } from "./handlers.ts";
 import { corsFromEnv, limitBody, methodNotAllowed, notFound, onError, requestLog, type AppEnv } from "./middleware.ts";
 import { openapi } from "./openapi.ts";
 import { limitRate } from "./ratelimit.ts";
@@ -24,7 +24,7 @@ app.get("/healthz", healthz);
 app.get("/openapi.json", openapi);
 app.get("/docs", docs);
 app.get("/v1/models", models);
-app.post("/v1/classify", limitBody, classifyFrames);
+app.post("/v1/classify", limitBody, classifyRequest);
 
 app.all("/healthz", methodNotAllowed("GET"));
 app.all("/openapi.json", methodNotAllowed("GET"));

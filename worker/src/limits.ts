@@ -2,7 +2,10 @@
 export const LIMITS = {
   /** Request body; overridable with the MAX_BODY_BYTES var. Workers cap bodies near 100 MB anyway. */
   bodyBytes: 32 * 1024 * 1024,
+  /** Frames uploaded, or keyframes per clip of a video. */
   frames: 64,
+  /** Clips per video: each is one model run. */
+  clips: 32,
   frameSide: 4096,
   // A decoded frame is width·height·4 bytes in the decoder's wasm heap and again
   // as a JS copy: 8 Mi pixels is 2 × 32 MiB, which still leaves room for ORT inside

@@ -12,6 +12,8 @@ import type { RateDecision, RateLimiter } from "./ratelimit.ts";
 
 export interface Bindings {
   MODELS: R2Bucket;
+  /** Videos classified by key (POST /v1/classify with r2Key), read with range gets. */
+  VIDEOS: R2Bucket;
   /** Largest accepted request body in bytes (default LIMITS.bodyBytes). */
   MAX_BODY_BYTES?: string;
   /** Comma-separated origins allowed by CORS (default: any). */

@@ -54,10 +54,16 @@ interface Case {
 const cases: Case[] = [
   { name: "no body", status: 400, code: "empty_body", send: () => classify(null) },
   {
-    name: "JSON instead of multipart",
+    name: "JSON with frames in it",
+    status: 400,
+    code: "invalid_option",
+    send: () => classify(JSON.stringify({ frames: [] }), "", { "content-type": "application/json" }),
+  },
+  {
+    name: "a plain-text body",
     status: 415,
     code: "unsupported_media_type",
-    send: () => classify(JSON.stringify({ frames: [] }), "", { "content-type": "application/json" }),
+    send: () => classify("frames please", "", { "content-type": "text/plain" }),
   },
   {
     name: "a raw JPEG body",
@@ -71,7 +77,15 @@ const cases: Case[] = [
     code: "malformed_multipart",
     send: () => classify("this is not multipart", "", { "content-type": "multipart/form-data; boundary=XYZ" }),
   },
-  { name: "no frames field", status: 400, code: "missing_frames", send: () => classify(form([], { topk: "1" })) },
+  { name: "no frames field", status: 400, code: "missing_input", send: () => classify(form([], { topk: "1" })) },
+  {
+    name: "frames and a url",
+    status: 400,
+    code: "ambiguous_input",
+    send: () => classify(form([good], { url: "https://example.com/a.mp4" })),
+    says: /"frames" files and url/,
+  },
+  { name: "clips with frames", status: 400, code: "invalid_option", send: () => classify(frames(good), "?clips=2"), says: /video input/ },
   {
     name: "frames as a text field",
     status: 400,
@@ -178,10 +192,9 @@ describe("bad input → 4xx JSON, then a valid request still succeeds", () => {
     });
   }
 
-  it("says what is accepted: multipart frames now, MP4 later", async () => {
-    const body = await expectError(await classify("{}", "", { "content-type": "application/json" }), 415, "unsupported_media_type");
-    expect(body.error.accepted).toMatch(/multipart\/form-data/);
-    expect(body.error.accepted).toMatch(/MP4/);
+  it("says what is accepted: MP4 bodies and uploads, frames, R2 keys and URLs", async () => {
+    const body = await expectError(await classify("{}", "", { "content-type": "application/json" }), 400, "missing_input");
+    for (const input of [/video\/mp4/, /multipart\/form-data/, /"video"/, /"frames"/, /r2Key/, /url/]) expect(body.error.accepted).toMatch(input);
   });
 
   it("topk out of range names the model's label count", async () => {

@@ -2,6 +2,7 @@
 declare namespace Cloudflare {
   interface Env {
     MODELS: R2Bucket;
+    VIDEOS: R2Bucket;
     API_KEYS: KVNamespace;
     RATE_LIMITER: DurableObjectNamespace<import("../src/ratelimit.ts").RateLimiter>;
     REQUIRE_API_KEY: string;
