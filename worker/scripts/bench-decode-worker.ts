@@ -17,7 +17,8 @@ export default {
         decoder: await createH264Decoder(video.avcC),
         keyframes: video.samples.filter((s) => s.isSync).map((s) => bytes.subarray(s.offset, s.offset + s.size)),
       };
-      return Response.json({ width: video.width, height: video.height, keyframes: loaded.keyframes.length });
+      const keyframeBytes = loaded.keyframes.reduce((sum, k) => sum + k.length, 0);
+      return Response.json({ keyframes: loaded.keyframes.length, keyframeBytes: keyframeBytes / loaded.keyframes.length });
     }
     if (!loaded) return new Response("POST a video first", { status: 409 });
     const url = new URL(request.url);

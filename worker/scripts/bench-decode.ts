@@ -6,7 +6,7 @@
 // Usage: npx tsx worker/scripts/bench-decode.ts [REPS] [WIDTHxHEIGHT ...]   (default 20 320x240 1280x720)
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { bundleWorker, startBundledWorker } from "./local-worker.ts";
 
 const [repsArg = "20", ...sizesArg] = process.argv.slice(2);
@@ -17,7 +17,7 @@ if (!(reps >= 1) || !sizes.every((s) => /^\d+x\d+$/.test(s))) {
   process.exit(2);
 }
 
-const dir = ".cache/decoder/bench";
+const dir = resolve(".cache/decoder/bench"); // absolute: wrangler reads --outdir relative to --config
 mkdirSync(dir, { recursive: true });
 
 /** 4 s at 25 fps, a keyframe every 12 frames (9 keyframes), B-frames, CRF 23. */
@@ -33,7 +33,7 @@ function video(size: string): string {
   return path;
 }
 
-bundleWorker(join(dir, "dist"), process.cwd(), "worker/scripts/bench-decode-worker.ts");
+bundleWorker(join(dir, "dist"), process.cwd(), "worker/scripts/bench-decode.wrangler.toml");
 const mf = startBundledWorker(join(dir, "dist"), "bench-decode-worker.js");
 
 async function timed(path: string): Promise<number> {
@@ -48,7 +48,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 for (const size of sizes) {
   const path = video(size);
   const res = await mf.dispatchFetch("http://bench/", { method: "POST", body: readFileSync(path) });
-  const { keyframes } = (await res.json()) as { keyframes: number };
+  const { keyframes, keyframeBytes } = (await res.json()) as { keyframes: number; keyframeBytes: number };
   for (let k = 0; k < keyframes; k++) await timed(`/?k=${k}&reps=3`); // V8 tiers the wasm up
   const perKeyframe: number[] = [];
   for (let k = 0; k < keyframes; k++) {
@@ -56,7 +56,7 @@ for (const size of sizes) {
     perKeyframe.push(((await timed(`/?k=${k}&reps=${reps}`)) - overhead) / reps);
   }
   console.log(
-    `${size} (${keyframes} keyframes, ${reps} decodes each): ms per keyframe ${perKeyframe.map((ms) => ms.toFixed(2)).join(" ")}; median ${median(perKeyframe).toFixed(2)} ms`,
+    `${size} (${keyframes} keyframes of ${(keyframeBytes / 1024).toFixed(0)} KB on average, ${reps} decodes each): ms per keyframe ${perKeyframe.map((ms) => ms.toFixed(2)).join(" ")}; median ${median(perKeyframe).toFixed(2)} ms`,
   );
 }
 await mf.dispose();

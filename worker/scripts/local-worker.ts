@@ -8,10 +8,10 @@ import { Miniflare } from "miniflare";
 
 /**
  * Bundles the Worker with wrangler (as `wrangler deploy` would) into `outDir`;
- * `entry` replaces wrangler.toml's main (a benchmark's own Worker), same rules.
+ * `config` names another wrangler config than wrangler.toml (a benchmark's own Worker).
  */
-export function bundleWorker(outDir: string, cwd = process.cwd(), entry?: string): void {
-  const args = ["wrangler", "deploy", "--dry-run", "--outdir", outDir, ...(entry ? [entry] : [])];
+export function bundleWorker(outDir: string, cwd = process.cwd(), config?: string): void {
+  const args = ["wrangler", "deploy", "--dry-run", "--outdir", outDir, ...(config ? ["--config", config] : [])];
   const r = spawnSync("npx", args, { cwd, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
 }
