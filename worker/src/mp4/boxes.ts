@@ -67,6 +67,12 @@ function children(bytes: Uint8Array, from: number, to: number, parent: string): 
   return out;
 }
 
+/** A whole box (header included) as a Child. */
+function asChild(box: Uint8Array): Child {
+  const header = boxHeader(box, 0, 0, box.length);
+  return { ...header, body: header.headerSize, end: box.length };
+}
+
 function find(bytes: Uint8Array, box: Child, path: string[]): Child | undefined {
   let current: Child | undefined = box;
   for (const type of path) {
@@ -115,8 +121,7 @@ export interface MoovScan {
 
 /** Checks the moov (box bytes, header included), keeps the first video track, renames the other traks "free". */
 export function scanMoov(moov: Uint8Array): MoovScan {
-  const root: Child = { ...boxHeader(moov, 0, 0, moov.length), body: 0, end: moov.length };
-  root.body = root.headerSize;
+  const root = asChild(moov);
   let video: Child | undefined;
   let fragmented = false;
   for (const child of children(moov, root.body, root.end, "moov")) {
@@ -138,8 +143,7 @@ export function scanMoov(moov: Uint8Array): MoovScan {
 
 /** Checks a moof: renames trafs of other tracks "free" and returns the video track's sample count. */
 export function scanMoof(moof: Uint8Array, trackId: number): number {
-  const root: Child = { ...boxHeader(moof, 0, 0, moof.length), body: 0, end: moof.length };
-  root.body = root.headerSize;
+  const root = asChild(moof);
   let count = 0;
   for (const traf of children(moof, root.body, root.end, "moof")) {
     if (traf.type !== "traf") continue;

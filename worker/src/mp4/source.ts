@@ -91,9 +91,9 @@ async function fetchRange(fetcher: Fetch, url: URL, offset: number, length: numb
 }
 
 /** The body, refusing more than `cap` bytes (a server may ignore Range and send everything). */
-async function readCapped(response: Response, cap: number, url: URL): Promise<Uint8Array> {
+async function readCapped(response: Response, cap: number, url: URL, why: string): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length") ?? NaN);
-  const tooBig = () => userError(422, "url_too_large", `${url.href} ignores Range requests and its body is over ${cap} bytes`, URL_ACCEPTED);
+  const tooBig = () => userError(422, "url_too_large", `${url.href} sent more than ${cap} bytes ${why}`, URL_ACCEPTED);
   if (declared > cap) {
     await response.body?.cancel();
     throw tooBig();
@@ -145,7 +145,10 @@ export async function urlSource(text: string, fetcher: Fetch = (url, init) => fe
     url = checkUrl(new URL(location, url).href, `the redirect from ${url.host}`);
     response = await fetchRange(fetcher, url, 0, URL_PROBE_BYTES);
   }
-  if (response.status === 200) return bytesSource(await readCapped(response, LIMITS.urlWholeBodyBytes, url), url.href);
+  if (response.status === 200) {
+    const body = await readCapped(response, LIMITS.urlWholeBodyBytes, url, "without Range support (206 Partial Content): too large to read whole");
+    return bytesSource(body, url.href);
+  }
   const range = contentRange(response);
   if (response.status === 416) {
     await response.body?.cancel();
@@ -158,7 +161,7 @@ export async function urlSource(text: string, fetcher: Fetch = (url, init) => fe
     throw userError(422, "url_fetch_failed", `GET ${url.href} with a Range header answered ${why}`, URL_ACCEPTED);
   }
   const size = range[2];
-  const first = await readCapped(response, URL_PROBE_BYTES, url);
+  const first = await readCapped(response, URL_PROBE_BYTES, url, `for a ${URL_PROBE_BYTES}-byte range`);
   const final = url;
   const source: ByteSource = {
     size,
@@ -172,7 +175,7 @@ export async function urlSource(text: string, fetcher: Fetch = (url, init) => fe
         await r.body?.cancel();
         throw userError(422, "url_fetch_failed", `GET ${final.href} bytes ${offset}-${offset + length - 1} answered HTTP ${r.status} ${r.headers.get("content-range") ?? ""}`.trim(), URL_ACCEPTED);
       }
-      const bytes = await readCapped(r, length, final);
+      const bytes = await readCapped(r, length, final, `for a ${length}-byte range`);
       if (bytes.length !== length) throw userError(422, "url_fetch_failed", `${final.href} sent ${bytes.length} of ${length} bytes at ${offset}`, URL_ACCEPTED);
       return bytes;
     },
