@@ -185,6 +185,15 @@ describe("indexMp4 refuses unusable files", () => {
     await expectRefused(inner, 422, "corrupt_video", /moov box at byte \d+ is corrupt: the trak box inside moov runs past its end/);
   });
 
+  it("a last box of size 0 (to the end of the file) is walked like any other", async () => {
+    for (const name of ["high_faststart", "high_moov_end"]) {
+      const bytes = videoBytes(name);
+      const [, start] = topLevel(bytes).at(-1)!;
+      u32(bytes, start, 0);
+      expect((await indexMp4(bytesSource(bytes))).video.samples, name).toHaveLength(100);
+    }
+  });
+
   it("a largesize (64-bit) mdat header is walked like any other", async () => {
     // Rewrite free(8) + mdat(8-byte header) as an mdat with a 16-byte header.
     const bytes = videoBytes("high_moov_end");

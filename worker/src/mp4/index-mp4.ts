@@ -180,6 +180,8 @@ async function walk(source: ByteSource, limits: Mp4Limits, bad: (status: 400 | 4
       }
       // The next header rides along with the box.
       const bytes = (await reader.get(offset, box.size, box.size + 16)).slice();
+      // A last box may say "to the end of the file" (size 0); mp4box wants the number.
+      if (box.headerSize === 8 && new DataView(bytes.buffer).getUint32(0) === 0) new DataView(bytes.buffer).setUint32(0, box.size);
       try {
         if (box.type === "ftyp" && IMAGE_BRANDS.has(String.fromCharCode(...bytes.subarray(8, 12)))) {
           throw bad(415, "not_a_video", `it is a still image (HEIF/AVIF brand ${String.fromCharCode(...bytes.subarray(8, 12))}), not a video`);
@@ -203,11 +205,9 @@ async function walk(source: ByteSource, limits: Mp4Limits, bad: (status: 400 | 4
       }
       if (sampleCount > limits.maxSamples) throw bad(422, "too_many_samples", `its video track has more than ${limits.maxSamples} samples`);
       feed(bytes, offset);
-    } else if (box.type === "mdat") {
-      feed(head.subarray(0, box.headerSize), offset);
     } else {
-      // Any other box (free, skip, uuid, sidx, mfra, meta…) is not needed: mp4box
-      // gets an mdat header of the same size, which it skips without reading.
+      // mdat and any other box (free, skip, uuid, sidx, mfra, meta…) reach mp4box
+      // as a bare mdat header of the same size, which it skips without reading.
       feed(mdatHeader(box.size), offset);
     }
     offset += box.size;
