@@ -31,13 +31,14 @@ typedef struct Decoder {
 } Decoder;
 
 static char error_text[512];
-/* libavcodec's last error message (e.g. "Invalid NAL unit size"): it names the
- * problem better than the AVERROR code, so it goes into error_text. */
+/* libavcodec's first error message since the last reset (e.g. "Invalid NAL
+ * unit size"): it names the cause better than the AVERROR code or the errors
+ * that follow from it, so it goes into error_text. */
 static char log_text[256];
 
 static void keep_errors(void *avcl, int level, const char *fmt, va_list args) {
   int print_prefix = 0;
-  if (level > AV_LOG_ERROR) return;
+  if (level > AV_LOG_ERROR || log_text[0]) return;
   av_log_format_line(avcl, level, fmt, args, log_text, sizeof log_text, &print_prefix);
   log_text[strcspn(log_text, "\n")] = 0;
 }
