@@ -86,16 +86,25 @@ def shard(n: int, d: Dist) -> list[int]:
     return list(range(d.rank, n, d.world))
 
 
-def all_reduce_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
-    if d.enabled:
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+def _all_reduce(t: torch.Tensor, d: Dist, op) -> torch.Tensor:
+    """In place on t. NCCL reduces CUDA tensors only: CPU tensors (metric sums) go through the GPU."""
+    if not d.enabled:
+        return t
+    if dist.get_backend() == "nccl" and not t.is_cuda:
+        on_gpu = t.to(torch.device("cuda", torch.cuda.current_device()))
+        dist.all_reduce(on_gpu, op=op)
+        t.copy_(on_gpu)
+    else:
+        dist.all_reduce(t, op=op)
     return t
+
+
+def all_reduce_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    return _all_reduce(t, d, dist.ReduceOp.SUM)
 
 
 def all_reduce_max(t: torch.Tensor, d: Dist) -> torch.Tensor:
-    if d.enabled:
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return t
+    return _all_reduce(t, d, dist.ReduceOp.MAX)
 
 
 def sync_buffers(model: nn.Module, d: Dist) -> None:
@@ -107,9 +116,13 @@ def sync_buffers(model: nn.Module, d: Dist) -> None:
             dist.broadcast(b, src=0)
 
 
-def barrier(d: Dist) -> None:
+def broadcast_model(model: nn.Module, d: Dist) -> None:
+    """Rank 0's parameters and buffers to every rank (the model must be on this rank's
+    device): ranks on other machines need not read rank 0's files."""
     if d.enabled:
-        dist.barrier()
+        with torch.no_grad():
+            for t in [*model.parameters(), *model.buffers()]:
+                dist.broadcast(t, src=0)
 
 
 def weights_digest(model: nn.Module) -> str:
