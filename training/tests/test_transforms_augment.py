@@ -254,6 +254,8 @@ def test_mix_video_chooses_and_mix_prob():
         MixVideo(mixup_alpha=0.0, cutmix_alpha=0.0)
     with pytest.raises(ValueError, match="mix_prob"):
         MixVideo(mix_prob=0.0)
+    with pytest.raises(ValueError, match=r"label smoothing must be in \[0, 1\), got 1.0"):
+        MixVideo(label_smoothing=1.0)
     with pytest.raises(ValueError, match="N labels"):
         MixUp()(x, y[:2])
 

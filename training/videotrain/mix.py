@@ -13,10 +13,14 @@ from __future__ import annotations
 import torch
 
 
-def smooth_one_hot(labels: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
-    """One-hot targets with label smoothing: 1 − s + s/K for the label, s/K elsewhere."""
+def _check_smoothing(smoothing: float) -> None:
     if not 0 <= smoothing < 1:
         raise ValueError(f"label smoothing must be in [0, 1), got {smoothing}")
+
+
+def smooth_one_hot(labels: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
+    """One-hot targets with label smoothing: 1 − s + s/K for the label, s/K elsewhere."""
+    _check_smoothing(smoothing)
     off = smoothing / num_classes
     out = torch.full((labels.shape[0], num_classes), off, dtype=torch.float32, device=labels.device)
     return out.scatter_(1, labels.long().view(-1, 1), 1.0 - smoothing + off)
@@ -42,6 +46,7 @@ class MixUp:
     def __init__(self, alpha: float = 1.0, label_smoothing: float = 0.0, num_classes: int = 400):
         if alpha <= 0:
             raise ValueError(f"MixUp alpha must be > 0, got {alpha}")
+        _check_smoothing(label_smoothing)
         self.alpha, self.label_smoothing, self.num_classes = alpha, label_smoothing, num_classes
 
     def __call__(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,6 +78,7 @@ class CutMix:
     def __init__(self, alpha: float = 1.0, label_smoothing: float = 0.0, num_classes: int = 400):
         if alpha <= 0:
             raise ValueError(f"CutMix alpha must be > 0, got {alpha}")
+        _check_smoothing(label_smoothing)
         self.alpha, self.label_smoothing, self.num_classes = alpha, label_smoothing, num_classes
 
     def __call__(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +115,7 @@ class MixVideo:
             raise ValueError(f"need alphas >= 0, at least one > 0; got mixup {mixup_alpha}, cutmix {cutmix_alpha}")
         if not 0 <= cutmix_prob <= 1 or not 0 < mix_prob <= 1:
             raise ValueError(f"need cutmix_prob in [0, 1] and mix_prob in (0, 1]; got {cutmix_prob}, {mix_prob}")
-        smooth_one_hot(torch.zeros(1), num_classes, label_smoothing)  # validates the smoothing
+        _check_smoothing(label_smoothing)
         self.mixup = MixUp(mixup_alpha, label_smoothing, num_classes) if mixup_alpha > 0 else None
         self.cutmix = CutMix(cutmix_alpha, label_smoothing, num_classes) if cutmix_alpha > 0 else None
         self.cutmix_prob, self.mix_prob = cutmix_prob, mix_prob
