@@ -139,3 +139,19 @@ print("ok")
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+def test_train_clips_with_the_keyframe_selector_use_only_keyframes(data):
+    """Train/serve consistency: random training clips pick frames the way the Worker does (nearest keyframe)."""
+    _, items, _, _ = data
+    plan = {**PLAN, "frameSelector": "keyframe"}
+    ds = ClipDataset(items[:4], plan, None, mode="train", seed=1)
+    for i in range(4):
+        path, _, info = ds.videos[i]
+        everything = decode_frames(path, list(range(info.frame_count)))
+        for epoch in range(3):
+            ds.set_epoch(epoch)
+            frames = ds[i]["video"].permute(1, 2, 3, 0).numpy()
+            # The synthetic clips' frames all differ, so each returned frame has one index.
+            idx = [int(np.flatnonzero((everything == f).all(axis=(1, 2, 3)))[0]) for f in frames]
+            assert set(idx) <= set(info.keyframes), (idx, info.keyframes)
