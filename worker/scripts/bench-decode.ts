@@ -2,7 +2,9 @@
 // FFmpeg's decoder in wasm (worker/decoder/), on libx264 High-profile videos that
 // Debian's ffmpeg makes (testsrc2 with light noise; cached in .cache/decoder/bench).
 // A request decodes one keyframe REPS times; the time of a request that decodes
-// nothing is subtracted, so the numbers are decode time alone.
+// nothing is subtracted, so the numbers are decode time alone. Wall time means
+// little on a busy machine, so the workerd process's CPU time (Linux /proc) over
+// all the decodes is printed too.
 // Usage: npx tsx worker/scripts/bench-decode.ts [REPS] [WIDTHxHEIGHT ...]   (default 20 320x240 1280x720)
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -43,6 +45,23 @@ async function timed(path: string): Promise<number> {
   if (res.status !== 200) throw new Error(`${path}: status ${res.status}`);
   return performance.now() - start;
 }
+/** CPU milliseconds (user + system) that Miniflare's workerd child has used; undefined off Linux. */
+function workerdCpuMs(): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(/\s+/);
+    let ticks = 0;
+    for (const pid of children) {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (!stat.includes("(workerd)")) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from field 3 (state) on
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: fields 14 and 15
+    }
+    return ticks > 0 ? ticks * 10 : undefined; // USER_HZ is 100
+  } catch {
+    return undefined;
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 for (const size of sizes) {
@@ -55,8 +74,14 @@ for (const size of sizes) {
     const overhead = median([await timed(`/?k=${k}&reps=0`), await timed(`/?k=${k}&reps=0`), await timed(`/?k=${k}&reps=0`)]);
     perKeyframe.push(((await timed(`/?k=${k}&reps=${reps}`)) - overhead) / reps);
   }
+  const cpuBefore = workerdCpuMs();
+  for (let k = 0; k < keyframes; k++) await timed(`/?k=${k}&reps=${reps}`);
+  const cpuAfter = workerdCpuMs();
+  const cpu = cpuBefore === undefined || cpuAfter === undefined ? "n/a" : `${((cpuAfter - cpuBefore) / (keyframes * reps)).toFixed(2)} ms`;
   console.log(
-    `${size} (${keyframes} keyframes of ${(keyframeBytes / 1024).toFixed(0)} KB on average, ${reps} decodes each): ms per keyframe ${perKeyframe.map((ms) => ms.toFixed(2)).join(" ")}; median ${median(perKeyframe).toFixed(2)} ms`,
+    `${size} (${keyframes} keyframes of ${(keyframeBytes / 1024).toFixed(0)} KB on average, ${reps} decodes each): ` +
+      `wall ms per keyframe ${perKeyframe.map((ms) => ms.toFixed(2)).join(" ")}; median ${median(perKeyframe).toFixed(2)} ms; ` +
+      `workerd CPU per decode ${cpu}`,
   );
 }
 await mf.dispose();
