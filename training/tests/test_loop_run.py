@@ -141,7 +141,7 @@ def test_two_processes_under_torchrun_via_npm_run_train(dataset, tmp_path):
     r = subprocess.run(
         ["npx", "tsx", "training/cli.ts", "--python", sys.executable, "--gpus", "2",
          "--data", str(dataset), "--preset", "tiny", "--epochs", "1", "--batch-size", "4", "--accum-steps", "2",
-         "--checkpoint-activations", "--test-crops", "3", "--out", str(out),
+         "--checkpoint-activations", "--deterministic", "--test-crops", "3", "--out", str(out),
          "--threads", "1", "--workers", "0", "--no-progress", "--id", "ddp", "--version", "1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
@@ -163,6 +163,7 @@ def test_two_processes_under_torchrun_via_npm_run_train(dataset, tmp_path):
     # 8 videos per rank in batches of 2, two batches per step: 2 steps.
     assert torch.load(out / "last.ckpt", weights_only=False)["scheduler"]["last_epoch"] == 2
     validate_manifest(json.loads((out / "manifest.json").read_text()))
+    assert json.loads((out / "config.json").read_text())["train"]["deterministic"] is True  # and no op refused it
 
 
 def test_loop_option_mistakes_are_one_line_errors(dataset, tmp_path, capsys, monkeypatch):

@@ -472,6 +472,7 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
         "amp": amp_name(dtype),
         "accumSteps": opts.accum_steps,
         "checkpointActivations": opts.checkpoint_activations,
+        "deterministic": opts.deterministic,
         "processes": d.world,
     }
     config = {
@@ -499,9 +500,11 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
                 raise RunError(f"{run.last}: cannot resume: {key} was {saved[key]!r}, now {config[key]!r}")
         if state["epoch"] >= epochs:
             raise RunError(f"{run.last}: already trained {state['epoch']} of {epochs} epochs; raise --epochs to continue")
-        if saved["train"]["epochs"] != epochs:
-            # The cosine schedule spans the whole run; a new length restarts its shape.
-            log(f"note: --epochs changed from {saved['train']['epochs']} to {epochs}; the schedule is stretched")
+        # The cosine schedule spans the whole run in optimizer steps: these change its shape.
+        for key, flag in (("epochs", "--epochs"), ("batchSize", "--batch-size"), ("accumSteps", "--accum-steps")):
+            was = saved["train"].get(key, train_params[key])
+            if was != train_params[key]:
+                log(f"note: {flag} changed from {was} to {train_params[key]}; the schedule is stretched")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
