@@ -69,7 +69,9 @@ describe("urlSource refuses", () => {
     expect(hostProblem("169.254.169.254")).toBe("a link-local IPv4 address");
     expect(hostProblem("100.64.1.1")).toBe("a carrier-grade NAT IPv4 address");
     expect(hostProblem("[fd00::1]")).toBe("a unique local (ULA) IPv6 address");
-    expect(hostProblem("[::ffff:8.8.8.8]")).toBe("a IPv4-mapped IPv6 address");
+    expect(hostProblem("[::ffff:8.8.8.8]")).toBe("an IPv4-mapped IPv6 address");
+    expect(hostProblem("[fe80::1]")).toBe("a link-local IPv6 address");
+    expect(hostProblem("0.0.0.0")).toBe("an unspecified ('this network') IPv4 address");
     expect(hostProblem("metadata.google.internal")).toBe("an internal name (.internal)");
   });
 

@@ -91,6 +91,8 @@ function ipv6Problem(g: number[]): string | undefined {
   return undefined;
 }
 
+const article = (what: string) => (/^(?!uni)[aeiouI]/.test(what) ? `an ${what}` : `a ${what}`);
+
 /** Why this hostname (as URL.hostname gives it) must not be fetched, or undefined. */
 export function hostProblem(hostname: string): string | undefined {
   const host = hostname.toLowerCase().replace(/\.$/, "");
@@ -99,12 +101,12 @@ export function hostProblem(hostname: string): string | undefined {
     const groups = ipv6Groups(host.slice(1, -1));
     if (!groups) return "an unparseable IPv6 address";
     const what = ipv6Problem(groups);
-    return what && `a ${what} IPv6 address`;
+    return what && article(`${what} IPv6 address`);
   }
   const v4 = ipv4(host);
   if (v4 !== undefined) {
     const what = ipv4Problem(v4);
-    return what && `a ${what} IPv4 address`;
+    return what && article(`${what} IPv4 address`);
   }
   if (/^[\d.]+$/.test(host)) return "a malformed IPv4 address";
   for (const suffix of INTERNAL_SUFFIXES) {
