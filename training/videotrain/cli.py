@@ -166,7 +166,7 @@ REQUIRED = [
     ("matplotlib", "curves.png"),
 ]
 VIDEO_BACKENDS = [("av", "PyAV"), ("cv2", "OpenCV")]
-OPTIONAL = [("onnxscript", "the dynamo exporter (--exporter dynamo)")]
+OPTIONAL = [("onnxscript", "the dynamo exporter (--exporter dynamo)"), ("tensorboard", "TensorBoard logs in RUN/tensorboard")]
 
 
 def _version(name: str) -> tuple[str | None, str | None]:
