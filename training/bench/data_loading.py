@@ -1,6 +1,6 @@
 """Prints data-loader throughput (clips/s) of the tiny preset's training input on CPU:
-decode + default augmentation, with 0 and N DataLoader workers, then with RandAugment 2,9
-added; and the time per batch of MixVideo (MixUp/CutMix).
+probing (videos/s, 1 and N processes), decode + default augmentation with 0 and N
+DataLoader workers, then with RandAugment 2,9 added; and the time per batch of MixVideo.
 
     .venv/bin/python training/bench/data_loading.py [--data DIR] [--workers 2] [--epochs 2]
 
@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from videotrain.data.dataset import ClipDataset, ClipLoader, collate_clips
 from videotrain.data.labeled import load_labeled_list
 from videotrain.data.synthetic import generate_dataset
+from videotrain.data.video import probe_videos
 from videotrain.mix import MixVideo
 from videotrain.train import input_spec_for, sampling_for
 from videotrain.transforms import RandAugment, train_transform
@@ -53,6 +54,12 @@ def main() -> None:
         spec, plan = input_spec_for("x3d", "tiny"), sampling_for("x3d", "tiny", None)
         print(f"{len(items)} training videos, tiny preset ({spec['frames']}x{spec['cropSize']}x{spec['cropSize']}), "
               f"{args.epochs} epochs, {args.threads} main thread(s)")
+        paths = [p for p, _ in items]
+        for workers in (0, args.workers):
+            t0 = time.perf_counter()
+            probe_videos(paths, workers=workers, min_parallel=0)
+            print(f"  probing (PyAV)       {workers} workers: {len(paths) / (time.perf_counter() - t0):7.1f} videos/s"
+                  f"{' (with process start-up)' if workers > 1 else ''}")
         for name, aug in (("default recipe", None), ("+ RandAugment 2,9", RandAugment(magnitude=9, num_layers=2))):
             ds = ClipDataset(items, plan, train_transform(spec, rand_augment=aug), mode="train")
             for workers in (0, args.workers):

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from videotrain.data.dataset import ClipDataset, ClipLoader, SkippedVideoWarning, collate_clips
 from videotrain.data.labeled import load_labeled_list
 from videotrain.data.synthetic import generate_dataset
-from videotrain.data.video import VideoReadError, decode_frames, probe_video
+from videotrain.data.video import VideoReadError, decode_frames, probe_video, probe_videos
 from videotrain.transforms import eval_transform, train_transform
 
 torch.set_num_threads(1)
@@ -155,3 +155,17 @@ def test_train_clips_with_the_keyframe_selector_use_only_keyframes(data):
             # The synthetic clips' frames all differ, so each returned frame has one index.
             idx = [int(np.flatnonzero((everything == f).all(axis=(1, 2, 3)))[0]) for f in frames]
             assert set(idx) <= set(info.keyframes), (idx, info.keyframes)
+
+
+def test_probing_in_worker_processes_gives_the_same_results(data):
+    _, items, corrupt, missing = data
+    paths = [missing] + [p for p, _ in items] + [corrupt]
+    one = probe_videos(paths)
+    many = probe_videos(paths, workers=2, min_parallel=0)
+    assert isinstance(many[0], VideoReadError) and (many[0].path, many[0].reason) == (missing, "no such file")
+    assert many[1:] == one[1:] and all(info.frame_count > 0 for info in many[1:])
+    # ClipDataset passes probe_workers through; a short list stays in this process, same dataset.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        listed = [(p, 0) for p in paths]
+        assert ClipDataset(listed, PLAN, None, probe_workers=2).videos == ClipDataset(listed, PLAN, None).videos

@@ -424,8 +424,10 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
         transform = Compose([*transform.transforms, RandomHorizontalFlip()])
     # Skipped videos come back as warnings from ClipDataset and in .skipped.
     try:
-        train_ds = ClipDataset(train_items, sampling, transform, mode="train", seed=opts.seed, pair_transform=flip)
-        val_ds = ClipDataset(val_items, sampling, eval_transform(input_spec), mode="eval", seed=opts.seed, on_decode_error="skip")
+        train_ds = ClipDataset(train_items, sampling, transform, mode="train", seed=opts.seed, pair_transform=flip,
+                               probe_workers=opts.workers)
+        val_ds = ClipDataset(val_items, sampling, eval_transform(input_spec), mode="eval", seed=opts.seed, on_decode_error="skip",
+                             probe_workers=opts.workers)
     except ValueError as e:
         raise DataError(f"{data.train_list} / {data.val_list}: {e}") from None
 

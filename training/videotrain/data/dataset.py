@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from videotrain.data.labeled import LabeledVideo
 from videotrain.data.samplers import RandomClipSampler
-from videotrain.data.video import VideoInfo, VideoReadError, decode_frames, probe_video
+from videotrain.data.video import VideoInfo, VideoReadError, decode_frames, probe_videos
 from videotrain.sampling import EPS, SampledClip, SamplingError, VideoTimeline, sample_frames
 
 # Train mode: how many other videos to try when a video fails to decode after passing the probe.
@@ -51,7 +51,7 @@ class ClipDataset(Dataset):
     clip_index is -1).
     Items are dicts: video (transformed clip), label, video_index, clip_index, path.
 
-    Every video is probed in __init__; unreadable ones (and ones the plan
+    Every video is probed in __init__ (in probe_workers processes when > 1); unreadable ones (and ones the plan
     cannot sample, e.g. keyframe selection without keyframe information) are
     dropped with a SkippedVideoWarning and listed in `skipped` as (path, reason).
     A video that passes the probe but fails to decode is replaced by another
@@ -78,6 +78,7 @@ class ClipDataset(Dataset):
         backend: str | None = None,
         pair_transform: Callable[[torch.Tensor, int], tuple[torch.Tensor, int]] | None = None,
         on_decode_error: str = "raise",
+        probe_workers: int = 0,
     ):
         if mode not in ("eval", "train"):
             raise ValueError(f"mode must be 'eval' or 'train', got {mode!r}")
@@ -98,13 +99,12 @@ class ClipDataset(Dataset):
         self.skipped: list[tuple[str, str]] = []  # (path, reason)
         # eval: (video index, clip) for every clip of every video
         self.clips: list[tuple[int, SampledClip]] = []
-        for item in items:
-            video = LabeledVideo(*item)
+        videos = [LabeledVideo(*item) for item in items]
+        probes = probe_videos([str(v.path) for v in videos], backend, probe_workers)
+        for video, info in zip(videos, probes):
             path = str(video.path)
-            try:
-                info = probe_video(path, backend)
-            except VideoReadError as e:
-                self._skip(path, e.reason)
+            if isinstance(info, VideoReadError):
+                self._skip(path, info.reason)
                 continue
             if plan["frameSelector"] == "keyframe" and not info.keyframes:
                 self._skip(path, "the plan selects keyframes but they are unknown (the OpenCV backend cannot read them; use PyAV)")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import bisect
 import functools
 import importlib
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,6 +92,32 @@ def probe_video(path: str | os.PathLike, backend: str | None = None) -> VideoInf
     name = _backend(backend)
     _check_file(path)
     return _probe_pyav(path) if name == "pyav" else _probe_opencv(path)
+
+
+def _probe_or_error(path: str, backend: str | None) -> VideoInfo | VideoReadError:
+    try:
+        return probe_video(path, backend)
+    except VideoReadError as e:
+        return e
+
+
+def probe_videos(
+    paths: list[str], backend: str | None = None, workers: int = 0, *, min_parallel: int = 2000
+) -> list[VideoInfo | VideoReadError]:
+    """probe_video for many files; unreadable files come back as their error.
+
+    A PyAV probe demuxes the whole file (measured 1.5-3 ms for a short
+    synthetic clip here, more for a 10 s Kinetics clip), so a Kinetics-size list
+    takes tens of minutes in one process. With workers > 1 and at least
+    min_parallel files, `workers` processes share the work; smaller lists stay
+    in this process, since starting the processes costs seconds.
+    """
+    if workers <= 1 or len(paths) < max(min_parallel, 2):
+        return [_probe_or_error(p, backend) for p in paths]
+    # spawn: the parent may run torch's thread pools, which do not survive fork.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        chunk = max(1, min(64, len(paths) // (4 * workers)))
+        return list(pool.map(_probe_or_error, paths, [backend] * len(paths), chunksize=chunk))
 
 
 def decode_frames(
