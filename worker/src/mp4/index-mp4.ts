@@ -4,7 +4,7 @@
 // its view of the file stays contiguous (it stalls on gaps; it skips an mdat's
 // body by design). moov may be anywhere; fragmented files list their samples in
 // moof boxes. Every way a file can be unusable ends in a userError.
-import { createFile, MP4BoxBuffer, type ISOFile, type VisualSampleEntry } from "mp4box";
+import { createFile, MP4BoxBuffer, type ISOFile, type Sample, type VisualSampleEntry } from "mp4box";
 import { type ApiError, userError } from "../errors.ts";
 import { LIMITS } from "../limits.ts";
 import { AvcError, PROFILE_NAMES, parseAvcC } from "./avc.ts";
@@ -293,9 +293,16 @@ export async function indexMp4(input: ByteSource, overrides: Partial<Mp4Limits> 
   const timescale = trak.mdia.mdhd.timescale;
   if (!(timescale > 0)) throw bad(422, "corrupt_video", "its video track has a zero timescale");
   const { mediaTime, delay } = presentationOffset(file, trak);
+  const codec = file.getInfo().videoTracks[0]?.codec ?? entry.type;
+  // mp4box's sample objects (~200 B each) are dropped one by one as the index's
+  // are made, so that the two lists never peak together.
+  const listed: (Sample | undefined)[] = trak.samples ?? [];
+  trak.samples = [];
   const samples: Mp4Sample[] = [];
   let end = -Infinity;
-  for (const [i, s] of (trak.samples ?? []).entries()) {
+  for (let i = 0; i < listed.length; i++) {
+    const s = listed[i]!;
+    listed[i] = undefined;
     if (!(Number.isSafeInteger(s.offset) && Number.isSafeInteger(s.size) && s.size > 0 && s.offset + s.size <= source.size)) {
       throw bad(422, "corrupt_sample_table", `its sample table puts sample ${i} at bytes ${s.offset}+${s.size}, outside the file (${source.size} bytes)`);
     }
@@ -323,7 +330,7 @@ export async function indexMp4(input: ByteSource, overrides: Partial<Mp4Limits> 
     bytesRead: source.bytesRead,
     reads: source.reads,
     video: {
-      codec: file.getInfo().videoTracks[0]?.codec ?? `${entry.type}`,
+      codec,
       width,
       height,
       timescale,
