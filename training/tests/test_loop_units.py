@@ -198,14 +198,15 @@ def test_torchscript_export_loads_and_matches_eager(tmp_path):
 
 
 def test_torchrun_environment(monkeypatch):
-    for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+    for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
         monkeypatch.delenv(k, raising=False)
     assert distributed.from_env() == distributed.Dist(1, 0, 0) and not distributed.Dist().enabled
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("RANK", "3")
     monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     d = distributed.from_env()
-    assert d.enabled and not d.main and d.local_rank == 1
+    assert d.enabled and not d.main and (d.local_rank, d.local_world) == (1, 2)
     # Evaluation shards cover every item exactly once.
     assert sorted(i for r in range(4) for i in distributed.shard(10, distributed.Dist(4, r, r))) == list(range(10))
     monkeypatch.setenv("RANK", "4")

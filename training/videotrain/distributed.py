@@ -27,6 +27,7 @@ class Dist:
     world: int = 1
     rank: int = 0
     local_rank: int = 0
+    local_world: int = 1  # processes on this machine
 
     @property
     def enabled(self) -> bool:
@@ -43,11 +44,12 @@ def from_env() -> Dist:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     except ValueError as e:
         raise DistributedError(f"WORLD_SIZE/RANK/LOCAL_RANK must be integers (as torchrun sets them): {e}") from None
     if world < 1 or not 0 <= rank < world:
         raise DistributedError(f"RANK {rank} is not in [0, WORLD_SIZE={world})")
-    return Dist(world, rank, local_rank)
+    return Dist(world, rank, local_rank, local_world)
 
 
 def setup(d: Dist, device: torch.device) -> torch.device:

@@ -399,7 +399,8 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     val_items = load_items(data.val_list, data.root, labels)
 
     seed_everything(opts.seed, opts.deterministic)
-    torch.set_num_threads(opts.threads or os.cpu_count() or 1)
+    # Processes on one machine share its cores (CPU training under torchrun).
+    torch.set_num_threads(opts.threads or max(1, (os.cpu_count() or 1) // d.local_world))
     device = distributed.setup(d, pick_device(opts.device))
     dtype = resolve_amp(opts.amp, device)
     input_spec = input_spec_for(opts.arch, opts.preset)
