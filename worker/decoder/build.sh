@@ -94,11 +94,14 @@ echo "decoder: linking the reactor"
 mkdir -p "$out"
 # -mexec-model=reactor: no main; the host calls _initialize once, then the exports.
 # Only h264_* are exported (export_name in the glue); wasm-opt drops the rest.
+# At most 64 MiB of memory (one 4K keyframe takes ~44 MiB): past it malloc fails
+# and the request gets a 503, where an unbounded heap would take the whole
+# isolate (128 MB, shared with onnxruntime) down.
 # The link line carries no -O: with one, clang runs wasm-opt itself, without SIMD enabled.
 clang-14 $CFLAGS -I"$src" -I"$objdir" -c "$here/h264-glue.c" -o "$cache/h264-glue.o"
 clang-14 --target=wasm32-wasi -mexec-model=reactor \
   "$cache/h264-glue.o" "$objdir/libavcodec/libavcodec.a" "$objdir/libavutil/libavutil.a" \
-  $LDFLAGS -Wl,--gc-sections -Wl,-z,stack-size=1048576 -Wl,--strip-all \
+  $LDFLAGS -Wl,--gc-sections -Wl,-z,stack-size=1048576 -Wl,--max-memory=67108864 -Wl,--strip-all \
   -o "$cache/h264.unopt.wasm"
 wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   "$cache/h264.unopt.wasm" -o "$out/h264.wasm"

@@ -46,7 +46,12 @@ static void keep_errors(void *avcl, int level, const char *fmt, va_list args) {
 /* Runs in _initialize: nothing is written to stderr, errors reach the caller. */
 __attribute__((constructor)) static void init(void) { av_log_set_callback(keep_errors); }
 
-/* Sets error_text from err and the last logged message; returns err. */
+/* What h264_decode() returns besides 0: the caller's fault or ours. */
+#define FAILED_INPUT -1
+#define FAILED_MEMORY -2
+
+/* Sets error_text from err and the first logged message; returns
+ * FAILED_MEMORY or FAILED_INPUT. */
 static int fail(int err, const char *what) {
   char code[64];
   if (!what) {
@@ -55,7 +60,7 @@ static int fail(int err, const char *what) {
   }
   if (log_text[0]) snprintf(error_text, sizeof error_text, "%s (%s)", what, log_text);
   else snprintf(error_text, sizeof error_text, "%s", what);
-  return err;
+  return err == AVERROR(ENOMEM) ? FAILED_MEMORY : FAILED_INPUT;
 }
 
 EXPORT(h264_malloc) void *h264_malloc(size_t size) { return malloc(size); }
@@ -105,9 +110,9 @@ EXPORT(h264_packet) uint8_t *h264_packet(Decoder *d, int size) {
 }
 
 /* Decodes the packet filled through h264_packet() as a picture on its own.
- * 0 and h264_frame_info()/h264_pix_fmt() describe the frame, or a negative
- * AVERROR with h264_error_text(); AVERROR_INVALIDDATA also when the decoder
- * concealed errors or produced no picture. */
+ * 0: h264_frame_info()/h264_pix_fmt() describe the frame. FAILED_INPUT (also
+ * when the decoder concealed errors or made no picture) or FAILED_MEMORY:
+ * h264_error_text() says why. */
 EXPORT(h264_decode) int h264_decode(Decoder *d) {
   int err;
   log_text[0] = 0;

@@ -41,11 +41,17 @@ interface Exports {
   h264_destroy(decoder: number): void;
 }
 
+// h264_decode's failures (h264-glue.c): the sample's fault, or the heap's limit.
+const FAILED_MEMORY = -2;
+const outOfMemory = () => serverError("decoder_out_of_memory", "the H.264 decoder is out of memory; try again shortly", 503);
+
 const ACCEPTED = "MP4 with H.264 video in 8-bit 4:2:0 (Baseline, Main or High profile)";
 // yuvj420p is yuv420p with full-range levels: the same planes.
 const PLANAR_420 = new Set(["yuv420p", "yuvj420p"]);
 
 let instance: Promise<Exports> | null = null;
+/** What `instance` resolved to. */
+let live: Exports | undefined;
 /** Instances that trapped: their heap may be inconsistent. */
 const dead = new WeakSet<Exports>();
 
@@ -60,7 +66,7 @@ function wasmInstance(): Promise<Exports> {
     const made = await WebAssembly.instantiate(h264Wasm, imports);
     exports = made.exports as unknown as Exports;
     exports._initialize();
-    return exports;
+    return (live = exports);
   })();
   // A failed start is retried by the next request rather than cached.
   starting.catch(() => {
@@ -76,9 +82,10 @@ export async function h264MemoryBytes(): Promise<number> {
 }
 
 /**
- * Runs a call into the module. A trap (a bug in FFmpeg, memory exhausted) can
- * leave the allocator half-updated, so the instance is dropped and the next
- * request gets a fresh one; decoders of the old instance refuse further work.
+ * Runs a call into the module. A trap or exit() (a bug in FFmpeg or the glue;
+ * running out of memory is an error return, not a trap) can leave the heap
+ * half-updated, so the instance is dropped and the next request gets a fresh
+ * one; decoders of the old instance refuse further work.
  */
 function guarded<T>(wasm: Exports, what: string, call: () => T): T {
   if (dead.has(wasm)) throw serverError("decoder_restarted", "the H.264 decoder was restarted; send the request again", 503);
@@ -87,7 +94,10 @@ function guarded<T>(wasm: Exports, what: string, call: () => T): T {
   } catch (e) {
     if (!(e instanceof WebAssembly.RuntimeError || e instanceof WasiExit)) throw e;
     dead.add(wasm);
-    if (instance) void instance.then((current) => current === wasm && (instance = null));
+    if (live === wasm) {
+      instance = null;
+      live = undefined;
+    }
     throw userError(422, "corrupt_video", `${what} stopped the H.264 decoder (${e.message})`, ACCEPTED);
   }
 }
@@ -102,7 +112,7 @@ export async function createH264Decoder(avcC: Uint8Array): Promise<H264Decoder> 
   const wasm = await wasmInstance();
   const handle = guarded(wasm, "the avcC record", () => {
     const ptr = wasm.h264_malloc(Math.max(avcC.length, 1));
-    if (ptr === 0) throw serverError("decoder_out_of_memory", "the H.264 decoder ran out of memory", 503);
+    if (ptr === 0) throw outOfMemory();
     new Uint8Array(wasm.memory.buffer, ptr, avcC.length).set(avcC);
     const decoder = wasm.h264_create(ptr, avcC.length, LIMITS.framePixels);
     wasm.h264_free(ptr);
@@ -129,9 +139,11 @@ export async function createH264Decoder(avcC: Uint8Array): Promise<H264Decoder> 
 function decode(wasm: Exports, handle: number, sample: Uint8Array, what: string): YuvFrame {
   if (sample.length === 0) throw userError(422, "corrupt_video", `${what} is an empty sample`, ACCEPTED);
   const packet = wasm.h264_packet(handle, sample.length);
-  if (packet === 0) throw serverError("decoder_out_of_memory", "the H.264 decoder ran out of memory", 503);
+  if (packet === 0) throw outOfMemory();
   new Uint8Array(wasm.memory.buffer, packet, sample.length).set(sample);
-  if (wasm.h264_decode(handle) < 0) {
+  const failed = wasm.h264_decode(handle);
+  if (failed === FAILED_MEMORY) throw outOfMemory();
+  if (failed < 0) {
     const why = cString(wasm, wasm.h264_error_text());
     throw userError(422, "corrupt_video", `${what} could not be decoded: ${why}`, ACCEPTED);
   }
