@@ -13,8 +13,8 @@ export const LIMITS = {
   framePixels: 8 * 1024 * 1024,
   /** MP4 videos: longest accepted (long-video tagging; classify may pass a smaller one). */
   videoSeconds: 3 * 60 * 60,
-  // Indexing peaks near 230 B per sample (mp4box's sample objects; measured in
-  // Node), and the index keeps ~100 B: 150k samples peak ~35 MB, beside ORT's
+  // Indexing peaks near 220 B per sample (mp4box's sample objects; Node,
+  // worker/scripts/bench-mp4-index.ts), the index keeps ~100 B: 150k samples peak ~33 MB, beside ORT's
   // wasm memory. That is 83 min at 30 fps or 3 h at 14 fps; longer high-rate
   // videos need a leaner sample table than mp4box's.
   videoSamples: 150_000,
