@@ -47,8 +47,6 @@ export function boxHeader(bytes: Uint8Array, at: number, start: number, fileEnd:
   return { type, start, size, headerSize };
 }
 
-const CONTAINERS = new Set(["moov", "trak", "mdia", "minf", "stbl", "moof", "traf", "mvex", "edts", "dinf"]);
-
 interface Child extends BoxHeader {
   /** Offsets into the parsed buffer. */
   body: number;
