@@ -185,6 +185,14 @@ describe("indexMp4 refuses unusable files", () => {
     await expectRefused(inner, 422, "corrupt_video", /moov box at byte \d+ is corrupt: the trak box inside moov runs past its end/);
   });
 
+  it("a file without ftyp (an old QuickTime layout) still indexes", async () => {
+    const bytes = videoBytes("high_faststart");
+    bytes.set(ascii("free"), 4);
+    const index = await indexMp4(bytesSource(bytes));
+    expect(index.video.codec).toBe("avc1.64000d");
+    expect(index.video.samples).toHaveLength(100);
+  });
+
   it("a last box of size 0 (to the end of the file) is walked like any other", async () => {
     for (const name of ["high_faststart", "high_moov_end"]) {
       const bytes = videoBytes(name);

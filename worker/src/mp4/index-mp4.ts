@@ -293,7 +293,8 @@ export async function indexMp4(input: ByteSource, overrides: Partial<Mp4Limits> 
   const timescale = trak.mdia.mdhd.timescale;
   if (!(timescale > 0)) throw bad(422, "corrupt_video", "its video track has a zero timescale");
   const { mediaTime, delay } = presentationOffset(file, trak);
-  const codec = file.getInfo().videoTracks[0]?.codec ?? entry.type;
+  // RFC 6381: sample entry type, then the avcC's profile, constraint flags and level in hex.
+  const codec = `${entry.type}.${[...avcC.subarray(1, 4)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
   // mp4box's sample objects (~200 B each) are dropped one by one as the index's
   // are made, so that the two lists never peak together.
   const listed: (Sample | undefined)[] = trak.samples ?? [];
