@@ -3,6 +3,7 @@
 import onnx
 import pytest
 import torch
+from torch import nn
 from zoo_checks import assert_keys, assert_onnx_parity, trained_like
 
 from videotrain.models import build_model, create_slowfast
@@ -74,16 +75,16 @@ def test_slow_pathway_is_sampled_inside_the_model():
     # PackPathway's linspace(0, 31, 8) indices, truncated.
     assert model.slow_index.tolist() == [0, 4, 8, 13, 17, 22, 26, 31]
     tiny = trained_like(build_model("slowfast_r50", "tiny", 5))
-    x = torch.randn(2, 3, 8, 64, 64)
+    x = torch.randn(2, 3, 16, 64, 64)
     with torch.no_grad():
         want = tiny(x)
         # The same network fed the two pathways by hand, as PyTorchVideo's is.
-        pathways = [x[:, :, [0, 7]], x]
+        pathways = [x[:, :, [0, 5, 10, 15]], x]
         for block in tiny.blocks:
             pathways = block(pathways)
     assert torch.equal(want, pathways)
-    with pytest.raises(ValueError, match="8 frames"):
-        tiny(torch.randn(1, 3, 16, 64, 64))
+    with pytest.raises(ValueError, match="16 frames"):
+        tiny(torch.randn(1, 3, 8, 64, 64))
     with pytest.raises(ValueError, match="multiple of alpha"):
         create_slowfast(input_clip_length=30)
 
@@ -100,3 +101,14 @@ def test_onnx_export_has_one_input_and_matches_onnxruntime(tmp_path):
     gathers = [n for n in graph.node if n.op_type == "Gather" and n.input[0] == "video"]
     assert len(gathers) == 1
     assert {a.name: onnx.helper.get_attribute_value(a) for a in gathers[0].attribute}.get("axis") == 2
+
+
+def test_tiny_preset_trains_under_cpu_bf16_autocast():
+    # The slow pathway's temporal kernels see 4 frames here; with 2 frames
+    # torch's CPU bf16 conv3d backward gives NaN weight gradients.
+    torch.manual_seed(0)
+    model = build_model("slowfast_r50", "tiny", 8).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(torch.randn(8, 3, 16, 64, 64))
+    nn.functional.cross_entropy(logits.float(), torch.arange(8)).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())

@@ -38,19 +38,20 @@ def test_train_one_step_and_export(arch, dataset, tmp_path):
     run = RunDir(out)
     manifest = validate_manifest(json.loads(run.manifest.read_text()))
     assert manifest["architecture"] == f"{arch}-tiny"
-    # One NCTHW clip for every architecture; SlowFast's is the fast pathway's 8 frames.
+    # One NCTHW clip for every architecture; SlowFast's is the fast pathway's 16 frames.
+    frames = 16 if arch == "slowfast_r50" else 8
     spec = manifest["input"]
-    assert (spec["layout"], spec["frames"], spec["cropSize"], spec["shortSideSize"]) == ("NCTHW", 8, 64, 72)
-    assert manifest["sampling"]["frames"] == 8
+    assert (spec["layout"], spec["frames"], spec["cropSize"], spec["shortSideSize"]) == ("NCTHW", frames, 64, 72)
+    assert manifest["sampling"]["frames"] == frames
     assert manifest["metrics"]["export.maxAbsDiff"] < 1e-4
     graph = onnx.load(str(run.onnx)).graph
     (inp,) = graph.input
-    assert [d.dim_value for d in inp.type.tensor_type.shape.dim[1:]] == [3, 8, 64, 64]
+    assert [d.dim_value for d in inp.type.tensor_type.shape.dim[1:]] == [3, frames, 64, 64]
 
     # What comes back from the run directory computes what teacher.onnx computes.
     model, config = load_model(run)
     assert config["arch"] == arch
-    x = torch.randn(3, 3, 8, 64, 64)
+    x = torch.randn(3, 3, frames, 64, 64)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     (got,) = ort.InferenceSession(str(run.onnx), opts, providers=["CPUExecutionProvider"]).run(["logits"], {"video": x.numpy()})
@@ -73,7 +74,7 @@ def test_every_preset_builds_and_rebuilds_from_json(arch):
     tiny = build_model(arch, "tiny", 7)
     assert count_params(tiny) < 1_000_000
     with torch.no_grad():
-        assert tiny.eval()(torch.randn(1, 3, 8, 64, 64)).shape == (1, 7)
+        assert tiny.eval()(torch.randn(1, 3, get_preset(arch, "tiny").frames, 64, 64)).shape == (1, 7)
 
 
 def test_zoo_presets_feed_the_zoo_clips():

@@ -21,8 +21,8 @@ Written for export: the token grid of every block is fixed when the model is
 built (the relative-position tables tie MViT to its input size anyway), so
 reshapes use constants, the relative-position lookups are constant gathers,
 and the in-place updates torchvision does (rel-pos and the pooling residual
-added to all but the class token) are written as additions of zero-padded
-tensors, which computes the same values.
+added to all but the class token) are slices and concatenations, which
+compute the same values.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 Grid = tuple[int, int, int]  # (T, H, W) of the token grid, class token excluded
 
@@ -137,8 +136,8 @@ class MultiscaleAttention(nn.Module):
             self.register_buffer(f"rel_index_{axis}", _rel_pos_index(q, k), persistent=False)
 
     def _rel_pos(self, q: torch.Tensor) -> torch.Tensor:
-        """Bias of each (query token, key token): q·R_t + q·R_h + q·R_w, zero
-        for the class token's row and column."""
+        """Bias of each (query token, key token) pair, class token excluded:
+        q·R_t + q·R_h + q·R_w, shape (B, heads, T·H·W of q, T·H·W of k)."""
         qt, qh, qw = self.q_grid
         r_q = q[:, :, 1:].reshape(-1, self.num_heads, qt, qh, qw, self.head_dim)
         rt = torch.einsum("bythwc,tkc->bythwk", r_q, self.rel_pos_t[self.rel_index_t])
@@ -146,8 +145,7 @@ class MultiscaleAttention(nn.Module):
         rw = torch.einsum("bythwc,wkc->bythwk", r_q, self.rel_pos_w[self.rel_index_w])
         kt, kh, kw = rt.shape[-1], rh.shape[-1], rw.shape[-1]
         rel = rt[..., :, None, None] + rh[..., None, :, None] + rw[..., None, None, :]
-        rel = rel.reshape(-1, self.num_heads, qt * qh * qw, kt * kh * kw)
-        return F.pad(rel, (1, 0, 1, 0))
+        return rel.reshape(-1, self.num_heads, qt * qh * qw, kt * kh * kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[1]
@@ -158,10 +156,13 @@ class MultiscaleAttention(nn.Module):
             v = self.pool_v(v)
         if self.pool_q is not None:
             q = self.pool_q(q)
-        attn = torch.matmul(self.scaler * q, k.transpose(2, 3)) + self._rel_pos(q)
+        attn = torch.matmul(self.scaler * q, k.transpose(2, 3))
+        rows = attn[:, :, 1:]
+        rows = torch.cat((rows[..., :1], rows[..., 1:] + self._rel_pos(q)), dim=3)
+        attn = torch.cat((attn[:, :, :1], rows), dim=2)
         x = torch.matmul(attn.softmax(dim=-1), v)
         # Residual pooling: the pooled query joins every token but the class token.
-        x = x + F.pad(q[:, :, 1:], (0, 0, 1, 0))
+        x = torch.cat((x[:, :, :1], x[:, :, 1:] + q[:, :, 1:]), dim=2)
         x = x.transpose(1, 2).reshape(-1, q.shape[2], self.output_dim)
         return self.project(x)
 

@@ -4,7 +4,8 @@ A preset fixes everything needed to rebuild a model and to feed it: the
 builder's keyword arguments (JSON-safe, stored in a run's config.json) and the
 input/sampling defaults the manifest records. Each architecture (`--arch`)
 has its model-zoo preset(s) and a `tiny` one: the same structure at CPU size
-(8×64², a few hundred thousand parameters) for tests and smoke runs.
+(64², 8 frames, 16 for SlowFast; under a million parameters) for tests and
+smoke runs.
 
 Every model takes one NCTHW clip. SlowFast's slow pathway is sampled inside
 the network (see slowfast.py), so its input spec is the fast pathway's clip.
@@ -125,8 +126,11 @@ MODEL_REGISTRY: dict[str, ModelFamily] = {
             "8x8": _slowfast_preset(
                 32, 224, 256, ZOO_CLIP_SECONDS, 10, "SlowFast-R50 8x8 (32 input frames), 34.57M params, 50.3 GMACs"
             ),
+            # 16 frames, so the slow pathway's 4 are at least its 3-frame
+            # temporal kernels (with 2, torch 2.13's CPU bf16 conv3d backward
+            # returns NaN weight gradients).
             "tiny": _slowfast_preset(
-                8, 64, 72, 2.0, 1, "SlowFast for CPU work", model_depth=18, stem_dim_outs=(16, 2), dropout_rate=0.2
+                16, 64, 72, 2.0, 1, "SlowFast for CPU work", model_depth=18, stem_dim_outs=(16, 2), dropout_rate=0.2
             ),
         },
     ),
