@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ManifestSchema } from "../../contract/manifest.ts";
 import { DEFAULT_MODEL } from "./models.ts";
+import { ApiKeyRecordSchema } from "./keys.ts";
 import { LIMITS } from "./limits.ts";
 
 /** A count option: decimal text for an integer from 1 to `max`. */
@@ -149,6 +150,10 @@ export const ClassifyFormSchema = ClassifyOptionsSchema.extend({
   video: z.file().optional().describe("an MP4 with H.264 video (8-bit 4:2:0)"),
 });
 
+export const RevokedKeySchema = z
+  .object({ id: z.string().describe("the key's id"), revoked: z.iso.datetime().describe("when the key was first revoked") })
+  .strict();
+
 export const OpenApiDocumentSchema = z
   .object({ openapi: z.string().regex(/^3\.1\./), info: z.object({ title: z.string(), version: z.string() }).passthrough(), paths: z.record(z.string(), z.unknown()) })
   .passthrough();
@@ -170,6 +175,10 @@ export interface RouteDoc {
   description: string;
   /** Behind API keys and per-key rate limits (auth.ts, ratelimit.ts). */
   auth: boolean;
+  /** Behind the ADMIN_TOKEN secret (admin.ts). */
+  admin?: boolean;
+  /** Path parameters, named as in `path` ({name}). */
+  params?: z.ZodObject;
   query?: z.ZodObject;
   /** Request bodies by content type. */
   body?: Record<string, z.ZodType>;
@@ -235,6 +244,23 @@ export const ROUTES: RouteDoc[] = [
     description: "The bundled model and every valid manifest in R2 (models/<id>/<version>/), with labels, input contract and sampling plan.",
     auth: true,
     responses: { 200: { description: "the models", schema: ModelsResponseSchema } },
+  },
+  {
+    method: "post",
+    path: "/admin/keys/{id}/revoke",
+    summary: "Revoke an API key at once",
+    description:
+      "Marks the key revoked in its Durable Object, which every request of the key consults: refused from the next request on, everywhere. " +
+      "`npm run keys -- revoke ID --url URL` calls this after updating the key's KV record. Off unless the Worker has an ADMIN_TOKEN secret.",
+    auth: false,
+    admin: true,
+    params: z.object({ id: ApiKeyRecordSchema.shape.id.describe("the key's id, as `npm run keys -- list` shows") }),
+    responses: {
+      200: { description: "the key is revoked", schema: RevokedKeySchema, example: { id: "key_5d1360d3854e3c70", revoked: "2026-11-25T18:38:25.766Z" } },
+      400: error("not a key id"),
+      401: error("no or a wrong admin token (with a WWW-Authenticate: Bearer challenge)"),
+      403: error("the admin API is off (no ADMIN_TOKEN secret)"),
+    },
   },
   {
     method: "get",

@@ -10,7 +10,7 @@ import type { AppEnv } from "./middleware.ts";
 
 const ACCEPTED = 'an "Authorization: Bearer <key>" header with a valid, unrevoked API key (ask the operator for one)';
 
-function unauthorized(c: Context<AppEnv>, code: string, message: string): ApiError {
+export function unauthorized(c: Context<AppEnv>, code: string, message: string): ApiError {
   // RFC 6750: a request without credentials gets the bare challenge, a bad token "invalid_token".
   c.header("WWW-Authenticate", code === "missing_api_key" ? 'Bearer realm="edgevid"' : 'Bearer realm="edgevid", error="invalid_token"');
   return userError(401, code, message, ACCEPTED);

@@ -68,10 +68,12 @@ function schemaBlock(schema: Json): string {
   return `${summary}<details><summary>JSON Schema</summary><pre>${esc(JSON.stringify(schema, null, 2))}</pre></details>`;
 }
 
+const SCHEME_NAMES: Record<string, string> = { apiKey: "API key", adminToken: "admin token" };
+
 function operation(method: string, path: string, op: Json): string {
   const id = `${method}-${path}`.replace(/[^A-Za-z0-9]+/g, "-");
   const parts = [
-    `<section id="${id}"><h2><span class="m ${method}">${method.toUpperCase()}</span> <code>${esc(path)}</code>${op.security.length ? ' <span class="key">API key</span>' : ""}</h2>`,
+    `<section id="${id}"><h2><span class="m ${method}">${method.toUpperCase()}</span> <code>${esc(path)}</code>${op.security.map((s: Json) => ` <span class="key">${esc(SCHEME_NAMES[Object.keys(s)[0]] ?? Object.keys(s)[0])}</span>`).join("")}</h2>`,
     `<p><strong>${esc(op.summary)}</strong>. ${esc(op.description)}</p>`,
   ];
   if (op.parameters?.length) {

@@ -2,6 +2,7 @@
 // (Cloudflare allows 1 s of startup): models, ORT and decoders load on first use.
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { revokeKey } from "./admin.ts";
 import { authenticate } from "./auth.ts";
 import { docs } from "./docs.ts";
 import { classifyRequest, healthz, models } from "./handlers.ts";
@@ -25,12 +26,14 @@ app.get("/openapi.json", openapi);
 app.get("/docs", docs);
 app.get("/v1/models", models);
 app.post("/v1/classify", limitBody, classifyRequest);
+app.post("/admin/keys/:id/revoke", revokeKey);
 
 app.all("/healthz", methodNotAllowed("GET"));
 app.all("/openapi.json", methodNotAllowed("GET"));
 app.all("/docs", methodNotAllowed("GET"));
 app.all("/v1/models", methodNotAllowed("GET"));
 app.all("/v1/classify", methodNotAllowed("POST"));
+app.all("/admin/keys/:id/revoke", methodNotAllowed("POST"));
 
 export default app;
 // The Durable Object class behind the RATE_LIMITER binding.

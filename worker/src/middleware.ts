@@ -24,6 +24,8 @@ export interface Bindings {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   /** "false" lets requests without a key through (local dev); anything else requires one (auth.ts). */
   REQUIRE_API_KEY?: string;
+  /** Secret for /admin/* (admin.ts); unset turns the admin routes off. */
+  ADMIN_TOKEN?: string;
 }
 
 export type AppEnv = {

@@ -41,18 +41,19 @@ function response(status: number, doc: ResponseDoc, auth: boolean): Json {
   return { description: doc.description, headers, content: { [doc.contentType ?? "application/json"]: media } };
 }
 
-/** Query parameters: one per property of the route's query schema. */
-function parameters(query: z.ZodObject): Json[] {
-  const schema = jsonSchema(query, "input") as { properties?: Record<string, Json>; required?: string[] };
+/** Path or query parameters: one per property of the schema (path parameters are always required). */
+function parameters(object: z.ZodObject, where: "path" | "query"): Json[] {
+  const schema = jsonSchema(object, "input") as { properties?: Record<string, Json>; required?: string[] };
   return Object.entries(schema.properties ?? {}).map(([name, property]) => {
     const { description, ...rest } = property;
-    return { name, in: "query", required: schema.required?.includes(name) ?? false, description, schema: rest };
+    return { name, in: where, required: where === "path" || (schema.required?.includes(name) ?? false), description, schema: rest };
   });
 }
 
 function operation(route: RouteDoc): Json {
   const op: Json = { operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? "").toUpperCase())}`, summary: route.summary, description: route.description };
-  if (route.query) op.parameters = parameters(route.query);
+  const params = [...(route.params ? parameters(route.params, "path") : []), ...(route.query ? parameters(route.query, "query") : [])];
+  if (params.length) op.parameters = params;
   if (route.body) {
     const content: Json = {};
     for (const [type, schema] of Object.entries(route.body)) content[type] = { schema: jsonSchema(schema, "input") };
@@ -60,7 +61,7 @@ function operation(route: RouteDoc): Json {
   }
   const responses = { ...route.responses, ...(route.auth ? AUTH_RESPONSES : {}) };
   op.responses = Object.fromEntries(Object.entries(responses).map(([status, doc]) => [status, response(Number(status), doc, route.auth)]));
-  op.security = route.auth ? [{ apiKey: [] }] : [];
+  op.security = route.auth ? [{ apiKey: [] }] : route.admin ? [{ adminToken: [] }] : [];
   return op;
 }
 
@@ -83,6 +84,7 @@ export function buildOpenApiDocument(): Json {
       schemas: Object.fromEntries([...COMPONENTS].map(([schema, name]) => [name, jsonSchema(schema, "output")])),
       securitySchemes: {
         apiKey: { type: "http", scheme: "bearer", description: "an API key issued with `npm run keys -- create` (stored only as its SHA-256)" },
+        adminToken: { type: "http", scheme: "bearer", description: "the Worker's ADMIN_TOKEN secret (`npx wrangler secret put ADMIN_TOKEN`)" },
       },
     },
     paths,

@@ -1,9 +1,13 @@
 // Per-key rate limits: a token bucket in a Durable Object, one object per key
 // id, so every request of a key, wherever it lands, draws from one bucket
 // (a Durable Object is single-threaded: no lost updates). Requests without a
-// key (local dev, REQUIRE_API_KEY="false") are not limited.
+// key (local dev, REQUIRE_API_KEY="false") are not limited. The same object
+// holds a revocation made through the admin route (admin.ts): it is consulted
+// on every request of the key, so unlike the KV record, which edge caches may
+// serve for up to a minute, it refuses the key from the very next request.
 import { DurableObject } from "cloudflare:workers";
 import type { Context, MiddlewareHandler } from "hono";
+import { unauthorized } from "./auth.ts";
 import { userError } from "./errors.ts";
 import type { RatePolicy } from "./keys.ts";
 import type { AppEnv } from "./middleware.ts";
@@ -23,6 +27,8 @@ export interface RateDecision {
   retryAfterSeconds: number;
 }
 
+export type TakeResult = { revoked: string } | ({ revoked?: undefined } & RateDecision);
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -30,7 +36,9 @@ interface Bucket {
 
 export class RateLimiter extends DurableObject {
   /** Takes one request from the bucket if it holds one. The policy comes with each call: a changed key record applies at once. */
-  take(policy: RatePolicy): RateDecision {
+  take(policy: RatePolicy): TakeResult {
+    const revoked = this.ctx.storage.kv.get<string>("revoked");
+    if (revoked !== undefined) return { revoked };
     const now = Date.now();
     const perMs = policy.perMinute / 60_000;
     // Stored in the object's SQLite storage: the bucket survives eviction.
@@ -47,6 +55,18 @@ export class RateLimiter extends DurableObject {
       retryAfterSeconds: allowed ? 0 : Math.ceil((1 - tokens) / perMs / 1000),
     };
   }
+
+  /** Refuses the key from now on; answers when it was revoked (the first time counts). */
+  revoke(at: string): string {
+    const earlier = this.ctx.storage.kv.get<string>("revoked");
+    if (earlier !== undefined) return earlier;
+    this.ctx.storage.kv.put("revoked", at);
+    return at;
+  }
+}
+
+export function limiterFor(env: AppEnv["Bindings"], keyId: string): DurableObjectStub<RateLimiter> {
+  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(keyId));
 }
 
 function setHeaders(c: Context<AppEnv>, d: RateDecision): void {
@@ -61,8 +81,8 @@ export const limitRate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.get("apiKey");
   if (!key) return next();
   const policy = key.rateLimit ?? DEFAULT_RATE_POLICY;
-  const limiter = c.env.RATE_LIMITER.get(c.env.RATE_LIMITER.idFromName(key.id));
-  const decision = await limiter.take(policy);
+  const decision = await limiterFor(c.env, key.id).take(policy);
+  if (decision.revoked !== undefined) throw unauthorized(c, "revoked_api_key", `the API key ${key.id} was revoked at ${decision.revoked}`);
   c.set("rateLimit", decision);
   setHeaders(c, decision);
   if (!decision.allowed) {

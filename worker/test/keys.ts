@@ -22,10 +22,10 @@ export async function revokeKey({ key, record }: Issued): Promise<void> {
 
 export const bearer = (key: string): HeadersInit => ({ Authorization: `Bearer ${key}` });
 
-/** The app as deployed (keys required), with the test's real KV and Durable Objects. */
-export async function deployed(path: string, init: RequestInit = {}): Promise<Response> {
+/** The app as deployed (keys required), with the test's real KV and Durable Objects; `vars` adds or overrides vars and secrets. */
+export async function deployed(path: string, init: RequestInit = {}, vars: Record<string, string> = {}): Promise<Response> {
   const ctx = createExecutionContext();
-  const res = await app.fetch(new Request(`${BASE}${path}`, init), { ...env, REQUIRE_API_KEY: "true" }, ctx);
+  const res = await app.fetch(new Request(`${BASE}${path}`, init), { ...env, REQUIRE_API_KEY: "true", ...vars }, ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }

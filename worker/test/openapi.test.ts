@@ -19,8 +19,11 @@ beforeAll(async () => {
   doc = (await res.json()) as Json;
 });
 
+/** Hono's "/a/:id" as OpenAPI's "/a/{id}". */
+const openApiPath = (path: string) => path.replace(/:([A-Za-z]+)/g, "{$1}");
+
 /** "GET /path" for each route the Hono app answers (app.all fallbacks and middleware are "ALL"). */
-const served = () => [...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`))].sort();
+const served = () => [...new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${openApiPath(r.path)}`))].sort();
 
 function documented(method: string, path: string, status: number): ResponseDoc {
   const route = ROUTES.find((r) => r.method === method.toLowerCase() && r.path === path);
@@ -45,7 +48,7 @@ describe("GET /openapi.json", () => {
     const inDoc = Object.entries<Json>(doc.paths)
       .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`))
       .sort();
-    expect(served().length).toBeGreaterThanOrEqual(5);
+    expect(served().length).toBeGreaterThanOrEqual(6);
     expect(inDoc).toEqual(served());
   });
 
@@ -62,6 +65,9 @@ describe("GET /openapi.json", () => {
     expect(doc.components.schemas.ErrorBody.required).toEqual(["error", "requestId"]);
     expect(doc.paths["/healthz"].get.security).toEqual([]);
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: "http", scheme: "bearer" });
+    const revoke = doc.paths["/admin/keys/{id}/revoke"].post;
+    expect(revoke.security).toEqual([{ adminToken: [] }]);
+    expect(revoke.parameters).toEqual([expect.objectContaining({ name: "id", in: "path", required: true })]);
   });
 
   it("every example validates against its own schema", () => {
@@ -104,6 +110,16 @@ describe("real answers validate against the documented schemas", () => {
     const issued = await issueKey("openapi-429", { perMinute: 1, burst: 1 });
     await deployed("/v1/models", { headers: bearer(issued.key) });
     await expectConforms(await deployed("/v1/models", { headers: bearer(issued.key) }), "GET", "/v1/models");
+  });
+
+  it("the admin route: revoked, bad id, wrong token, switched off", async () => {
+    const path = "/admin/keys/{id}/revoke";
+    const admin = { Authorization: "Bearer admin-secret" };
+    const on = { ADMIN_TOKEN: "admin-secret" };
+    await expectConforms(await deployed("/admin/keys/key_00000000000000aa/revoke", { method: "POST", headers: admin }, on), "POST", path);
+    await expectConforms(await deployed("/admin/keys/nope/revoke", { method: "POST", headers: admin }, on), "POST", path);
+    await expectConforms(await deployed("/admin/keys/key_00000000000000aa/revoke", { method: "POST" }, on), "POST", path);
+    await expectConforms(await deployed("/admin/keys/key_00000000000000aa/revoke", { method: "POST", headers: admin }), "POST", path);
   });
 });
 

@@ -3,11 +3,21 @@
 // RateLimit headers, buckets independent per key, refill over time.
 import { SELF, env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { DEFAULT_RATE_POLICY } from "../src/ratelimit.ts";
+import type { RatePolicy } from "../src/keys.ts";
+import { DEFAULT_RATE_POLICY, type RateDecision } from "../src/ratelimit.ts";
 import { BASE, expectError } from "./helpers.ts";
 import { bearer, deployed, issueKey } from "./keys.ts";
 
-const limiter = (name: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name));
+const limiter = (name: string) => {
+  const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name));
+  return {
+    async take(policy: RatePolicy): Promise<RateDecision> {
+      const result = await stub.take(policy);
+      if (result.revoked !== undefined) throw new Error(`${name} is revoked`);
+      return result;
+    },
+  };
+};
 
 describe("the token bucket (RateLimiter Durable Object)", () => {
   it("allows a burst, then refuses until a token refills", async () => {
