@@ -64,8 +64,10 @@ configure=(
   --disable-everything --enable-decoder=h264 --enable-parser=h264
   --disable-programs --disable-doc --disable-network --disable-autodetect
   --disable-avdevice --disable-avformat --disable-avfilter --disable-swscale --disable-swresample
-  --disable-pthreads --disable-w32threads --disable-os2threads --disable-asm
+  --disable-pthreads --disable-w32threads --disable-os2threads --disable-asm --disable-inline-asm
   --disable-debug --disable-runtime-cpudetect
+  # FFmpeg's allocations go through h264-glue.c, which notes when the capped heap is full.
+  --malloc-prefix=glue_
 )
 objdir="$cache/objs"
 stamp="$objdir/.configured"

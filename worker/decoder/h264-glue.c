@@ -50,8 +50,26 @@ __attribute__((constructor)) static void init(void) { av_log_set_callback(keep_e
 #define FAILED_INPUT -1
 #define FAILED_MEMORY -2
 
-/* Sets error_text from err and the first logged message; returns
- * FAILED_MEMORY or FAILED_INPUT. */
+static int failure;
+
+/* FFmpeg allocates through these (configure --malloc-prefix=glue_). A NULL
+ * here means the heap reached its cap (build.sh), which no AVERROR reliably
+ * says: a failed picture buffer surfaces as "invalid data". */
+static int out_of_memory;
+void *glue_malloc(size_t size) {
+  void *ptr = malloc(size);
+  out_of_memory |= !ptr && size;
+  return ptr;
+}
+void *glue_realloc(void *ptr, size_t size) {
+  void *moved = realloc(ptr, size);
+  out_of_memory |= !moved && size;
+  return moved;
+}
+void glue_free(void *ptr) { free(ptr); }
+
+/* Sets error_text from err and the first logged message; returns (and keeps
+ * for h264_failure()) FAILED_MEMORY or FAILED_INPUT. */
 static int fail(int err, const char *what) {
   char code[64];
   if (!what) {
@@ -60,20 +78,21 @@ static int fail(int err, const char *what) {
   }
   if (log_text[0]) snprintf(error_text, sizeof error_text, "%s (%s)", what, log_text);
   else snprintf(error_text, sizeof error_text, "%s", what);
-  return err == AVERROR(ENOMEM) ? FAILED_MEMORY : FAILED_INPUT;
+  return failure = out_of_memory || err == AVERROR(ENOMEM) ? FAILED_MEMORY : FAILED_INPUT;
 }
 
 EXPORT(h264_malloc) void *h264_malloc(size_t size) { return malloc(size); }
 EXPORT(h264_free) void h264_free(void *ptr) { free(ptr); }
 
 /* The decoder for one track, configured by its avcC record; NULL on failure
- * (h264_error_text() says why). Pictures over max_pixels are refused before
+ * (h264_failure() and h264_error_text() say why). Pictures over max_pixels are refused before
  * their buffers are allocated: the SPS, not the MP4 header, sets the size. */
 EXPORT(h264_create) Decoder *h264_create(const uint8_t *avcc, int size, int max_pixels) {
   const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
   Decoder *d = av_mallocz(sizeof(Decoder));
   int err = AVERROR(ENOMEM);
   log_text[0] = 0;
+  out_of_memory = 0;
   if (!codec || !d) goto fail;
   d->ctx = avcodec_alloc_context3(codec);
   d->pkt = av_packet_alloc();
@@ -116,6 +135,7 @@ EXPORT(h264_packet) uint8_t *h264_packet(Decoder *d, int size) {
 EXPORT(h264_decode) int h264_decode(Decoder *d) {
   int err;
   log_text[0] = 0;
+  out_of_memory = 0;
   av_frame_unref(d->frame);
   avcodec_flush_buffers(d->ctx);
   err = avcodec_send_packet(d->ctx, d->pkt);
@@ -147,6 +167,7 @@ EXPORT(h264_pix_fmt) const char *h264_pix_fmt(Decoder *d) {
 }
 
 EXPORT(h264_error_text) const char *h264_error_text(void) { return error_text; }
+EXPORT(h264_failure) int h264_failure(void) { return failure; }
 
 /* Drops the last frame (its buffer goes back to libavcodec's pool). */
 EXPORT(h264_release) void h264_release(Decoder *d) { av_frame_unref(d->frame); }

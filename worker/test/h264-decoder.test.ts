@@ -157,3 +157,25 @@ it("100 keyframes through fresh and reused decoders leave the wasm memory where 
   await run(10, 10);
   expect(await h264MemoryBytes()).toBe(warm);
 });
+
+it("a full wasm heap (64 MiB) answers 503 and the decoder works again once memory is freed", async () => {
+  const { avcC, samples } = await keyframes("high_moov_end");
+  const open = [];
+  let error: unknown;
+  // Each decoder keeps its picture pool (~0.8 MiB at 320×240) until closed.
+  try {
+    for (let i = 0; i < 200 && error === undefined; i++) {
+      const decoder = await createH264Decoder(avcC);
+      open.push(decoder);
+      decoder.decodeKeyframe(samples[0]);
+    }
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toMatchObject({ status: 503, code: "decoder_out_of_memory" });
+  expect(await h264MemoryBytes()).toBeLessThanOrEqual(64 * 1024 * 1024);
+  for (const decoder of open) decoder.close();
+  const decoder = await createH264Decoder(avcC);
+  expect(framemd5(decoder.decodeKeyframe(samples[2]))).toBe(videos.high_moov_end.keyframeMd5[2]);
+  decoder.close();
+});

@@ -37,11 +37,12 @@ interface Exports {
   h264_frame_info(decoder: number): number;
   h264_pix_fmt(decoder: number): number;
   h264_error_text(): number;
+  h264_failure(): number;
   h264_release(decoder: number): void;
   h264_destroy(decoder: number): void;
 }
 
-// h264_decode's failures (h264-glue.c): the sample's fault, or the heap's limit.
+// Why h264_create or h264_decode failed (h264-glue.c): the input's fault (-1), or the heap's limit.
 const FAILED_MEMORY = -2;
 const outOfMemory = () => serverError("decoder_out_of_memory", "the H.264 decoder is out of memory; try again shortly", 503);
 
@@ -117,6 +118,7 @@ export async function createH264Decoder(avcC: Uint8Array): Promise<H264Decoder> 
     const decoder = wasm.h264_create(ptr, avcC.length, LIMITS.framePixels);
     wasm.h264_free(ptr);
     if (decoder === 0) {
+      if (wasm.h264_failure() === FAILED_MEMORY) throw outOfMemory();
       const why = cString(wasm, wasm.h264_error_text());
       throw userError(422, "corrupt_video", `the H.264 decoder configuration (avcC) was refused: ${why}`, ACCEPTED);
     }
