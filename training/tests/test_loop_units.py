@@ -12,7 +12,8 @@ from videotrain import distributed
 from videotrain.checkpointing import CheckpointingError, checkpoint_blocks
 from videotrain.evaluation import UniformCrops, VideoScores, multiview_transform
 from videotrain.export import export_torchscript
-from videotrain.models import build_model
+from videotrain.models import build_model, get_preset
+from videotrain.models.registry import MODEL_REGISTRY
 from videotrain.precision import PrecisionError, grad_scaler, resolve_amp
 from videotrain.tblog import ScalarLog
 from videotrain.train import TrainOptions, input_spec_for, train_one_epoch
@@ -92,13 +93,15 @@ def test_train_step_runs_under_cpu_autocast(amp):
         assert scaler.get_scale() > 0 and scaler.state_dict()["_growth_tracker"] == 1
 
 
-def test_activation_checkpointing_same_gradients_and_statistics_less_memory():
+@pytest.mark.parametrize("arch", sorted(MODEL_REGISTRY))
+def test_activation_checkpointing_same_gradients_and_statistics_less_memory(arch):
     torch.manual_seed(0)
-    plain = build_model("x3d", "tiny", 4).train()
+    plain = build_model(arch, "tiny", 4).train()
     ckpt = copy.deepcopy(plain)
     assert checkpoint_blocks(ckpt) == len(ckpt.blocks)
     assert list(ckpt.state_dict()) == list(plain.state_dict())
-    x, y = torch.randn(4, 3, 8, 64, 64), torch.tensor([0, 1, 2, 3])
+    p = get_preset(arch, "tiny")
+    x, y = torch.randn(4, 3, p.frames, p.crop_size, p.crop_size), torch.tensor([0, 1, 2, 3])
 
     def saved_bytes_and_backward(model) -> int:
         total = 0
@@ -109,7 +112,7 @@ def test_activation_checkpointing_same_gradients_and_statistics_less_memory():
             return t
 
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            torch.manual_seed(1)  # the head's dropout
+            torch.manual_seed(1)  # dropout, stochastic depth
             loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
         return total
