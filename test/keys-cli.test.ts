@@ -1,18 +1,26 @@
 // `npm run keys` against wrangler's local KV state in a temporary directory:
 // the key is printed once, KV holds only its hash and the record, list shows
-// it, revoke marks it, and mistakes are clear messages with exit code 1.
+// it, revoke marks it, and mistakes are clear messages with exit code 1. Then
+// the real Worker bundle (Miniflare, the same state) accepts a key the CLI made
+// and, after `revoke --url`, refuses it.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import type { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyRecordSchema, isWellFormedKey, storageKey } from "../worker/src/keys.ts";
+import { bundleWorker, startBundledWorker } from "../worker/scripts/local-worker.ts";
 
 const state = mkdtempSync(join(tmpdir(), "edgevid-keys-"));
 afterAll(() => rmSync(state, { recursive: true, force: true }));
 
 function keys(...args: string[]) {
-  const r = spawnSync("npx", ["tsx", "worker/scripts/keys.ts", ...args, "--persist-to", state], { encoding: "utf8" });
+  return keysWith({}, ...args);
+}
+
+function keysWith(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync("npx", ["tsx", "worker/scripts/keys.ts", ...args, "--persist-to", state], { encoding: "utf8", env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -72,5 +80,45 @@ describe("npm run keys", { timeout: 120_000 }, () => {
     const r = keys(...args);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(message);
+  });
+});
+
+describe("keys made by the CLI in the real Worker", { timeout: 180_000 }, () => {
+  const ADMIN_TOKEN = "cli-test-admin-token";
+  let mf: Miniflare;
+  let url = "";
+  let key = "";
+  let id = "";
+  const models = async () => (await mf.dispatchFetch("http://worker/v1/models", { headers: { Authorization: `Bearer ${key}` } })).status;
+
+  beforeAll(async () => {
+    const dist = join(state, "dist");
+    bundleWorker(dist);
+    mf = startBundledWorker(dist, "index.js", { persistTo: state, vars: { ADMIN_TOKEN } });
+    url = (await mf.ready).toString();
+    const r = keys("create", "--name", "worker test");
+    key = /key \(shown once, store it now\): (\S+)/.exec(r.stdout)![1];
+    id = /created (key_[0-9a-f]{16})/.exec(r.stdout)![1];
+  });
+  afterAll(() => mf?.dispose());
+
+  it("accepts the key the CLI wrote", async () => {
+    expect(await models()).toBe(200);
+  });
+
+  it("revoke --url without ADMIN_TOKEN, or with a wrong one, fails and says so", () => {
+    const none = keys("revoke", id, "--url", url);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain("ADMIN_TOKEN environment variable");
+    const wrong = keysWith({ ADMIN_TOKEN: "wrong" }, "revoke", id, "--url", url);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain("answered 401");
+  });
+
+  it("revoke --url makes the Worker refuse the key", async () => {
+    const r = keysWith({ ADMIN_TOKEN }, "revoke", id, "--url", url);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`refuses ${id} from now on`);
+    expect(await models()).toBe(401);
   });
 });

@@ -2,7 +2,8 @@
 // `wrangler kv key` on the API_KEYS namespace (local state by default, the
 // deployed namespace with --remote). The key is printed once and never stored:
 // KV gets its SHA-256 and the record (worker/src/keys.ts), which also rides as
-// KV metadata so `list` needs one call.
+// KV metadata so `list` needs one call. `revoke --url` also calls the Worker's
+// admin route, which refuses the key at once (KV's edge caches may lag a minute).
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +13,8 @@ import { ApiKeyRecordSchema, RatePolicySchema, newKey, revokedRecord, storageKey
 const USAGE = `usage:
   npm run keys -- create --name NAME [--per-minute N --burst N]   prints the new key once
   npm run keys -- list                                             ids, names, dates, limits
-  npm run keys -- revoke KEY_ID                                    refused from the next request on
+  npm run keys -- revoke KEY_ID [--url WORKER_URL]                 marks the record revoked; with --url (and the
+                                                                   ADMIN_TOKEN env var) the Worker refuses it at once
 options for every command:
   --remote            the deployed namespace (default: local state, as used by npm start)
   --env NAME          a wrangler environment
@@ -33,6 +35,7 @@ const { positionals, values } = (() => {
         remote: { type: "boolean", default: false },
         env: { type: "string" },
         "persist-to": { type: "string" },
+        url: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -94,14 +97,33 @@ function list(): void {
   }
 }
 
-function revoke(id: string | undefined): void {
+/** POST /admin/keys/:id/revoke: the key's Durable Object refuses it from the next request on. */
+async function revokeNow(url: string, id: string): Promise<void> {
+  const token = process.env.ADMIN_TOKEN;
+  if (!token) throw new CliError("--url needs the Worker's admin token in the ADMIN_TOKEN environment variable");
+  let res: Response;
+  try {
+    res = await fetch(new URL(`/admin/keys/${id}/revoke`, url), { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+  } catch (e) {
+    throw new CliError(`the KV record says revoked, but ${url} could not be reached (${(e as Error).message}); run revoke --url again`);
+  }
+  const body = (await res.json().catch(() => null)) as { revoked?: string; error?: { message?: string } } | null;
+  if (!res.ok) throw new CliError(`the KV record says revoked, but ${url} answered ${res.status}: ${body?.error?.message ?? "(no JSON error)"}`);
+  console.log(`${url} refuses ${id} from now on (revoked there at ${body?.revoked})`);
+}
+
+async function revoke(id: string | undefined): Promise<void> {
   if (!id) throw new CliError("revoke needs the key's id (key_…, see `npm run keys -- list`)");
   const found = listRecords().find((r) => r.record.id === id);
   if (!found) throw new CliError(`no key with id ${id} (see \`npm run keys -- list\`)`);
-  if (found.record.revoked) return console.log(`${id} was already revoked at ${found.record.revoked}`);
-  const record = revokedRecord(found.record);
-  put(found.storage, record);
-  console.log(`revoked ${id} (${record.name}) at ${record.revoked}`);
+  if (found.record.revoked) {
+    console.log(`${id} was already revoked at ${found.record.revoked}`);
+  } else {
+    const record = revokedRecord(found.record);
+    put(found.storage, record);
+    console.log(`revoked ${id} (${record.name}) at ${record.revoked}`);
+  }
+  if (values.url) await revokeNow(values.url, id);
 }
 
 try {
@@ -109,7 +131,7 @@ try {
   if (values.help) console.log(USAGE);
   else if (command === "create" && rest.length === 0) await create();
   else if (command === "list" && rest.length === 0) list();
-  else if (command === "revoke" && rest.length <= 1) revoke(rest[0]);
+  else if (command === "revoke" && rest.length <= 1) await revoke(rest[0]);
   else throw new CliError(command ? `unknown command or extra arguments: ${positionals.join(" ")}` : "no command given");
 } catch (e) {
   if (!(e instanceof CliError)) throw e;

@@ -16,8 +16,15 @@ export function bundleWorker(outDir: string, cwd = process.cwd(), config?: strin
   if (r.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
 }
 
+export interface LocalWorkerOptions {
+  /** A local state directory shared with `wrangler kv ... --persist-to` (default: in memory). */
+  persistTo?: string;
+  /** More vars and secrets (e.g. ADMIN_TOKEN). */
+  vars?: Record<string, string>;
+}
+
 /** Starts the bundle in `distDir` (entry module `main`) with an R2 bucket bound as MODELS, API keys optional. */
-export function startBundledWorker(distDir: string, main = "index.js"): Miniflare {
+export function startBundledWorker(distDir: string, main = "index.js", { persistTo, vars = {} }: LocalWorkerOptions = {}): Miniflare {
   // Modules are listed by hand: ORT's bundle holds a dynamic import (unused
   // here) that Miniflare's module walker refuses.
   const files = readdirSync(distDir);
@@ -32,10 +39,14 @@ export function startBundledWorker(distDir: string, main = "index.js"): Miniflar
     compatibilityFlags: ["nodejs_compat"],
     r2Buckets: ["MODELS", "VIDEOS"],
     // Like `npm start`: requests without an API key are served (wrangler.toml requires keys when deployed).
-    bindings: { REQUIRE_API_KEY: "false" },
+    bindings: { REQUIRE_API_KEY: "false", ...vars },
     // A request that does send a key is checked and rate-limited as deployed.
-    kvNamespaces: ["API_KEYS"],
+    // wrangler.toml's namespace id: the namespace that `npm run keys` writes.
+    kvNamespaces: { API_KEYS: "edgevid-api-keys" },
     durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
+    ...(persistTo ? { kvPersist: join(persistTo, "v3", "kv"), durableObjectsPersist: join(persistTo, "v3", "do") } : {}),
+    // Any free port for its HTTP server: beside `npm start` and other instances.
+    port: 0,
   });
 }
 
