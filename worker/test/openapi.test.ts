@@ -82,7 +82,7 @@ describe("GET /openapi.json", () => {
     expect(examples).toBeGreaterThanOrEqual(4);
   });
 
-  it("answers HEAD-less methods with 405 like the other routes", async () => {
+  it("is GET only: other methods get 405 like every route", async () => {
     const res = await SELF.fetch(`${BASE}/openapi.json`, { method: "POST" });
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("GET");
