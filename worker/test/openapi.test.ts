@@ -3,14 +3,17 @@
 // validate against the schema documented for their status, the examples too,
 // and the docs page lists every route without scripts or external resources.
 import { SELF } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, inject } from "vitest";
 import type { z } from "zod";
-import { AUTH_RESPONSES, ClassifyOptionsSchema, ROUTES, type ResponseDoc } from "../src/api-schemas.ts";
+import { AUTH_RESPONSES, ClassifyOptionsSchema, ClassifyVideoResponseSchema, ROUTES, type ResponseDoc } from "../src/api-schemas.ts";
 import app from "../src/index.ts";
 import { BASE, classify, file, form, gradient, jpeg } from "./helpers.ts";
 import { bearer, deployed, issueKey } from "./keys.ts";
 
 type Json = Record<string, any>; // a parsed document
+
+const videos = inject("videos");
+const mp4 = (name: string) => Uint8Array.from(atob(videos[name].base64), (c) => c.charCodeAt(0));
 
 let doc: Json;
 beforeAll(async () => {
@@ -99,6 +102,10 @@ describe("real answers validate against the documented schemas", () => {
     const res = await classify(form(frames), "?topk=2");
     expect(res.status).toBe(200);
     await expectConforms(res, "POST", "/v1/classify");
+    const video = await classify(mp4("baseline"), "?topk=2", { "content-type": "video/mp4" });
+    expect(video.status).toBe(200);
+    expect(ClassifyVideoResponseSchema.safeParse(await video.clone().json()).success).toBe(true);
+    await expectConforms(video, "POST", "/v1/classify");
   });
 
   it("error answers: bad option, unknown model, wrong media type, no key, rate limited", async () => {
@@ -106,6 +113,9 @@ describe("real answers validate against the documented schemas", () => {
     const frame = file(await jpeg(32, 32, gradient(0)), "f.jpg", "image/jpeg");
     await expectConforms(await classify(form([frame]), "?model=no-such-model"), "POST", "/v1/classify");
     await expectConforms(await classify("plain text", "", { "content-type": "text/plain" }), "POST", "/v1/classify");
+    const truncated = await classify(mp4("baseline").slice(0, 4000), "", { "content-type": "video/mp4" });
+    expect(truncated.status).toBe(422);
+    await expectConforms(truncated, "POST", "/v1/classify");
     await expectConforms(await deployed("/v1/models"), "GET", "/v1/models");
     const issued = await issueKey("openapi-429", { perMinute: 1, burst: 1 });
     await deployed("/v1/models", { headers: bearer(issued.key) });
@@ -143,6 +153,7 @@ describe("GET /docs", () => {
     for (const route of served()) expect(html, route).toContain(`<code>${route}</code>`);
     for (const name of Object.keys(ClassifyOptionsSchema.shape)) expect(html).toContain(`<code>${name}</code>`);
     expect(html).toContain("<code>top[].label</code>"); // nested answer fields are spelled out
+    expect(html).toContain("<code>clips[].keyframeTimes</code>"); // both answers of the classify union
     expect(html).toContain("&quot;move_left&quot;"); // the classify example, escaped
     expect(html).toContain("Authorization: Bearer &lt;key&gt;");
     expect(html).toContain('<a href="#schema-ErrorBody">ErrorBody</a>');
