@@ -46,21 +46,21 @@ def _pooled(grid: Grid, kernel: Sequence[int], stride: Sequence[int]) -> Grid:
 
 
 class Pool(nn.Module):
-    """Pools the tokens of (B, heads, 1 + T·H·W, C) as a T×H×W grid, passing
-    the class token through; then the optional norm."""
+    """Pools the tokens of (B, heads, 1 + T·H·W, channels) as a T×H×W grid,
+    passing the class token through; then the optional norm."""
 
-    def __init__(self, pool: nn.Module, norm: nn.Module | None, grid: Grid) -> None:
+    def __init__(
+        self, pool: nn.Module, norm: nn.Module | None, grid: Grid, grid_out: Grid, heads: int, channels: int
+    ) -> None:
         super().__init__()
         self.pool = pool
         self.norm_act = nn.Sequential(norm) if norm is not None else None
-        self.grid = grid
+        self.grid, self.tokens_out, self.heads, self.channels = grid, math.prod(grid_out), heads, channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cls_token, tokens = x[:, :, :1], x[:, :, 1:]
-        heads, channels = x.shape[1], x.shape[3]
-        tokens = tokens.transpose(2, 3).reshape(-1, channels, *self.grid)
-        tokens = self.pool(tokens)
-        tokens = tokens.reshape(-1, heads, channels, math.prod(tokens.shape[2:])).transpose(2, 3)
+        tokens = self.pool(tokens.transpose(2, 3).reshape(-1, self.channels, *self.grid))
+        tokens = tokens.reshape(-1, self.heads, self.channels, self.tokens_out).transpose(2, 3)
         x = torch.cat((cls_token, tokens), dim=2)
         if self.norm_act is not None:
             x = self.norm_act(x)
@@ -107,13 +107,14 @@ class MultiscaleAttention(nn.Module):
                 self.head_dim, self.head_dim, tuple(kernel), stride=tuple(stride),
                 padding=tuple(k // 2 for k in kernel), groups=self.head_dim, bias=False,
             )
-            return Pool(conv, _layer_norm(self.head_dim), grid)
+            return Pool(conv, _layer_norm(self.head_dim), grid, _pooled(grid, kernel, stride), num_heads, self.head_dim)
 
         self.pool_q = pool(kernel_q, stride_q)
         self.pool_k = pool(kernel_kv, stride_kv)
         self.pool_v = pool(kernel_kv, stride_kv)
         self.q_grid = _pooled(grid, kernel_q, stride_q) if self.pool_q is not None else grid
-        k_grid = _pooled(grid, kernel_kv, stride_kv) if self.pool_k is not None else grid
+        self.k_grid = k_grid = _pooled(grid, kernel_kv, stride_kv) if self.pool_k is not None else grid
+        self.tokens = 1 + math.prod(grid)
 
         # Table sizes as torchvision sizes them (from the input grid), so its
         # checkpoints fit; the lookups below need exactly these sizes.
@@ -143,13 +144,12 @@ class MultiscaleAttention(nn.Module):
         rt = torch.einsum("bythwc,tkc->bythwk", r_q, self.rel_pos_t[self.rel_index_t])
         rh = torch.einsum("bythwc,hkc->bythwk", r_q, self.rel_pos_h[self.rel_index_h])
         rw = torch.einsum("bythwc,wkc->bythwk", r_q, self.rel_pos_w[self.rel_index_w])
-        kt, kh, kw = rt.shape[-1], rh.shape[-1], rw.shape[-1]
+        kt, kh, kw = self.k_grid
         rel = rt[..., :, None, None] + rh[..., None, :, None] + rw[..., None, None, :]
         return rel.reshape(-1, self.num_heads, qt * qh * qw, kt * kh * kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[1]
-        q, k, v = self.qkv(x).reshape(-1, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        q, k, v = self.qkv(x).reshape(-1, self.tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         if self.pool_k is not None:
             k = self.pool_k(k)
         if self.pool_v is not None:
@@ -163,7 +163,7 @@ class MultiscaleAttention(nn.Module):
         x = torch.matmul(attn.softmax(dim=-1), v)
         # Residual pooling: the pooled query joins every token but the class token.
         x = torch.cat((x[:, :, :1], x[:, :, 1:] + q[:, :, 1:]), dim=2)
-        x = x.transpose(1, 2).reshape(-1, q.shape[2], self.output_dim)
+        x = x.transpose(1, 2).reshape(-1, 1 + math.prod(self.q_grid), self.output_dim)
         return self.project(x)
 
 
@@ -203,7 +203,7 @@ class MultiscaleBlock(nn.Module):
         if math.prod(stride_q) > 1:
             kernel_skip = [s + 1 if s > 1 else s for s in stride_q]
             skip = nn.MaxPool3d(kernel_skip, stride=tuple(stride_q), padding=[k // 2 for k in kernel_skip])
-            self.pool_skip = Pool(skip, None, grid)
+            self.pool_skip = Pool(skip, None, grid, _pooled(grid, kernel_skip, stride_q), 1, output_channels)
         self.norm1 = _layer_norm(input_channels)
         self.norm2 = _layer_norm(output_channels)
         self.attn = MultiscaleAttention(
