@@ -6,8 +6,8 @@
  * Per keyframe: h264_packet() hands out a padded packet buffer for the sample,
  * h264_decode() flushes, sends it, drains (a NULL packet: otherwise the B-frame
  * reorder delay holds the picture back) and receives the frame; the frame stays
- * referenced until the next decode, flush or destroy, so the caller can copy
- * its planes out.
+ * referenced until h264_release(), the next decode or destroy, so the caller
+ * can copy its planes out.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -46,7 +46,7 @@ static void keep_errors(void *avcl, int level, const char *fmt, va_list args) {
 /* Runs in _initialize: nothing is written to stderr, errors reach the caller. */
 __attribute__((constructor)) static void init(void) { av_log_set_callback(keep_errors); }
 
-/* What h264_decode() returns besides 0: the caller's fault or ours. */
+/* Why h264_decode() or h264_create() failed: the input's fault or the heap's. */
 #define FAILED_INPUT -1
 #define FAILED_MEMORY -2
 
@@ -85,14 +85,16 @@ EXPORT(h264_malloc) void *h264_malloc(size_t size) { return malloc(size); }
 EXPORT(h264_free) void h264_free(void *ptr) { free(ptr); }
 
 /* The decoder for one track, configured by its avcC record; NULL on failure
- * (h264_failure() and h264_error_text() say why). Pictures over max_pixels are refused before
- * their buffers are allocated: the SPS, not the MP4 header, sets the size. */
+ * (h264_failure() and h264_error_text() say why). Pictures over max_pixels are
+ * refused before their buffers are allocated: the SPS, not the MP4 header,
+ * sets the size. */
 EXPORT(h264_create) Decoder *h264_create(const uint8_t *avcc, int size, int max_pixels) {
   const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
-  Decoder *d = av_mallocz(sizeof(Decoder));
+  Decoder *d;
   int err = AVERROR(ENOMEM);
   log_text[0] = 0;
   out_of_memory = 0;
+  d = av_mallocz(sizeof(Decoder));
   if (!codec || !d) goto fail;
   d->ctx = avcodec_alloc_context3(codec);
   d->pkt = av_packet_alloc();
