@@ -7,6 +7,7 @@ import { ManifestSchema } from "../../contract/manifest.ts";
 import { DEFAULT_MODEL } from "./models.ts";
 import { ApiKeyRecordSchema } from "./keys.ts";
 import { LIMITS } from "./limits.ts";
+import { CreateUploadSchema, PartStoredSchema, StoredVideoSchema, UploadAbortedSchema, UploadCreatedSchema, UploadIdSchema, UploadStatusSchema, VideoNameSchema } from "./uploads/schemas.ts";
 
 /** A count option: decimal text for an integer from 1 to `max`. */
 const count = (max: number) =>
@@ -169,7 +170,7 @@ export interface ResponseDoc {
 }
 
 export interface RouteDoc {
-  method: "get" | "post";
+  method: "get" | "post" | "put" | "delete";
   path: string;
   summary: string;
   description: string;
@@ -286,7 +287,107 @@ export const ROUTES: RouteDoc[] = [
     auth: false,
     responses: { 200: { description: "an HTML page", schema: z.string(), contentType: "text/html" } },
   },
+  ...uploadRoutes(),
 ];
+
+/** The upload routes (worker/src/uploads/routes.ts). */
+function uploadRoutes(): RouteDoc[] {
+  const uploadId = z.object({ uploadId: UploadIdSchema });
+  const notFound = error("no such upload (never started, aborted, or its video was refused)");
+  const forbidden = error("the upload belongs to another API key");
+  const refused = error(
+    "the file is not a usable video (not MP4, not H.264 8-bit 4:2:0, truncated, corrupt, too long): it was deleted; code and message are the indexer's",
+    errorExample("unsupported_codec", 'R2 object "videos/key_5d1360d3854e3c70/clip.mp4": its video is HEVC (H.265, hvc1); only H.264 (avc1/avc3) is decoded; the upload was not kept', "an MP4 …"),
+  );
+  const stored = { description: "the stored video, ready for POST /v1/classify (r2Key) and POST /v1/jobs", schema: StoredVideoSchema };
+  return [
+    {
+      method: "put",
+      path: "/v1/videos/{name}",
+      summary: "Upload a small video in one request",
+      description:
+        "Stores the MP4 body at videos/<key id>/<name> in the VIDEOS bucket (replacing one of that name) after indexing it: a file that is not a usable " +
+        "H.264 MP4 is refused and never stored. Bodies up to MAX_BODY_BYTES; larger files go through POST /v1/uploads.",
+      auth: true,
+      params: z.object({ name: VideoNameSchema }),
+      body: { "video/mp4": z.file().describe("the MP4 itself") },
+      responses: {
+        201: stored,
+        400: error("a bad name or an empty body"),
+        413: error("the body is larger than MAX_BODY_BYTES: use POST /v1/uploads"),
+        415: error("the body is not video/mp4"),
+        422: refused,
+      },
+    },
+    {
+      method: "post",
+      path: "/v1/uploads",
+      summary: "Start a resumable upload",
+      description:
+        "Starts an R2 multipart upload of a file of `bytes` bytes to videos/<key id>/<filename>. Send parts 1 to `parts` with PUT (each exactly " +
+        "`partSize` bytes but the last, in any order, in parallel, again after a failure), then POST …/complete. After a dropped connection, " +
+        "GET /v1/uploads/{uploadId} says which parts are stored. `npm run upload -- FILE --url URL` does all of this with retries.",
+      auth: true,
+      body: { "application/json": CreateUploadSchema },
+      responses: {
+        201: {
+          description: "the upload is open",
+          schema: UploadCreatedSchema,
+          example: { uploadId: "up_3f1c9a0b5d7e4f2a8c6b1d0e9f8a7b6c", key: "videos/key_5d1360d3854e3c70/lecture.mp4", bytes: 734003200, partSize: 8388608, parts: 88 },
+        },
+        400: error("a bad filename, size, content type or part size"),
+      },
+    },
+    {
+      method: "put",
+      path: "/v1/uploads/{uploadId}/parts/{part}",
+      summary: "Upload one part",
+      description:
+        "The part's bytes, streamed into R2. Every part but the last must be exactly partSize bytes (R2 requires equal parts of at least 5 MiB), " +
+        "the last the rest of the file; the Content-Length is checked before anything is stored. Sending a part again replaces it.",
+      auth: true,
+      params: uploadId.extend({ part: z.string().regex(/^[0-9]{1,5}$/).describe("the part number, 1 to parts") }),
+      body: { "application/octet-stream": z.file().describe("the part's bytes") },
+      responses: {
+        200: { description: "the part is stored", schema: PartStoredSchema },
+        400: error("a part number out of range, or a Content-Length that is not the part's size"),
+        403: forbidden,
+        404: notFound,
+        409: error("the upload is already completed"),
+        411: error("no Content-Length"),
+      },
+    },
+    {
+      method: "get",
+      path: "/v1/uploads/{uploadId}",
+      summary: "An upload's progress",
+      description: "Which parts are stored: a client that lost its connection sends only the others, then completes. A completed upload shows its result.",
+      auth: true,
+      params: uploadId,
+      responses: { 200: { description: "the upload's state", schema: UploadStatusSchema }, 400: error("not an upload id"), 403: forbidden, 404: notFound },
+    },
+    {
+      method: "post",
+      path: "/v1/uploads/{uploadId}/complete",
+      summary: "Complete an upload",
+      description:
+        "Assembles the parts into the object and indexes it (reading only the MP4's index). A file that is not a usable H.264 MP4 is deleted with " +
+        "its upload (422). Asking again after success answers the same.",
+      auth: true,
+      params: uploadId,
+      responses: { 200: stored, 400: error("not an upload id"), 403: forbidden, 404: notFound, 409: error("parts are missing (the message lists them)"), 422: refused },
+    },
+    {
+      method: "delete",
+      path: "/v1/uploads/{uploadId}",
+      summary: "Abort an upload",
+      description: "Aborts the R2 multipart upload and forgets its parts.",
+      auth: true,
+      params: uploadId,
+      responses: { 200: { description: "aborted", schema: UploadAbortedSchema }, 400: error("not an upload id"), 403: forbidden, 404: notFound, 409: error("the upload is already completed") },
+    },
+  ];
+}
 
 /** Answers every route under API keys may give, besides its own. */
 export const AUTH_RESPONSES: Record<number, ResponseDoc> = {

@@ -28,6 +28,11 @@ async function lookUp(kv: KVNamespace, key: string): Promise<ApiKeyRecord | null
   return parsed.data;
 }
 
+/** Who owns what a request creates (uploads, jobs): its key's id, or "anonymous" when keys are off. */
+export function ownerOf(c: Context<AppEnv>): string {
+  return c.get("apiKey")?.id ?? "anonymous";
+}
+
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header("Authorization");
   if (header === undefined) {

@@ -9,6 +9,7 @@ import { classifyRequest, healthz, models } from "./handlers.ts";
 import { corsFromEnv, limitBody, methodNotAllowed, notFound, onError, requestLog, type AppEnv } from "./middleware.ts";
 import { openapi } from "./openapi.ts";
 import { limitRate } from "./ratelimit.ts";
+import { abortUpload, completeUpload, createUpload, putPart, putVideo, uploadStatus } from "./uploads/routes.ts";
 
 const app = new Hono<AppEnv>();
 
@@ -27,6 +28,13 @@ app.get("/docs", docs);
 app.get("/v1/models", models);
 app.post("/v1/classify", limitBody, classifyRequest);
 app.post("/admin/keys/:id/revoke", revokeKey);
+app.put("/v1/videos/:name", limitBody, putVideo);
+app.post("/v1/uploads", createUpload);
+// Parts are streamed into R2 and checked against the upload's part size, not MAX_BODY_BYTES.
+app.put("/v1/uploads/:uploadId/parts/:part", putPart);
+app.get("/v1/uploads/:uploadId", uploadStatus);
+app.delete("/v1/uploads/:uploadId", abortUpload);
+app.post("/v1/uploads/:uploadId/complete", completeUpload);
 
 app.all("/healthz", methodNotAllowed("GET"));
 app.all("/openapi.json", methodNotAllowed("GET"));
@@ -34,6 +42,11 @@ app.all("/docs", methodNotAllowed("GET"));
 app.all("/v1/models", methodNotAllowed("GET"));
 app.all("/v1/classify", methodNotAllowed("POST"));
 app.all("/admin/keys/:id/revoke", methodNotAllowed("POST"));
+app.all("/v1/videos/:name", methodNotAllowed("PUT"));
+app.all("/v1/uploads", methodNotAllowed("POST"));
+app.all("/v1/uploads/:uploadId/parts/:part", methodNotAllowed("PUT"));
+app.all("/v1/uploads/:uploadId", methodNotAllowed("GET, DELETE"));
+app.all("/v1/uploads/:uploadId/complete", methodNotAllowed("POST"));
 
 export default app;
 // The Durable Object class behind the RATE_LIMITER binding.

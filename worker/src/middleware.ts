@@ -82,7 +82,7 @@ export function methodNotAllowed(allowed: string): MiddlewareHandler<AppEnv> {
 export const corsFromEnv: MiddlewareHandler<AppEnv> = (c, next) =>
   cors({
     origin: c.env.CORS_ORIGINS ? c.env.CORS_ORIGINS.split(",").map((o) => o.trim()) : "*",
-    allowMethods: ["GET", "POST", "OPTIONS"],
+    allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
     allowHeaders: ["Content-Type", "X-Request-Id", "Authorization"],
     exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate"],
     maxAge: 600,

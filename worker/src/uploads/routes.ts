@@ -1,0 +1,158 @@
+// Video uploads into the VIDEOS bucket, at videos/<key id>/<name>:
+//   PUT  /v1/videos/:name                       one request (up to MAX_BODY_BYTES)
+//   POST /v1/uploads                            start a resumable multipart upload
+//   PUT  /v1/uploads/:uploadId/parts/:part      one part, streamed into R2
+//   GET  /v1/uploads/:uploadId                  which parts are done (resume from here)
+//   POST /v1/uploads/:uploadId/complete         assemble, index, keep or delete
+//   DELETE /v1/uploads/:uploadId                abort
+// An upload belongs to the API key that started it; other keys get a 403.
+import type { Context } from "hono";
+import { ownerOf } from "../auth.ts";
+import { userError } from "../errors.ts";
+import type { AppEnv } from "../middleware.ts";
+import { bytesSource, r2Source } from "../mp4/source.ts";
+import { choosePartSize, partBytes, partCount } from "./parts.ts";
+import { CreateUploadSchema, UploadIdSchema, VideoNameSchema, type StoredVideo, type UploadState } from "./schemas.ts";
+import { deleteParts, deleteUpload, listParts, readState, recordPart, writeState } from "./store.ts";
+import { describeVideo } from "./validate.ts";
+
+const ACCEPTED_CREATE = 'a JSON body {"filename": "<name>.mp4", "bytes": <file size>, "contentType": "video/mp4", "partSize"?: <bytes>}';
+const ACCEPTED_PUT = "an MP4 body (Content-Type: video/mp4) with a Content-Length";
+
+const videoKey = (owner: string, name: string) => `videos/${owner}/${name}`;
+
+function parseName(text: string): string {
+  const parsed = VideoNameSchema.safeParse(text);
+  if (!parsed.success) throw userError(400, "invalid_name", `the video name ${JSON.stringify(text)} ${parsed.error.issues[0].message}`, "a file name like lecture-01.mp4");
+  return parsed.data;
+}
+
+async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch (error) {
+    throw userError(400, "malformed_json", `the body is not JSON (${(error as Error).message})`, ACCEPTED_CREATE);
+  }
+}
+
+/** The upload named in the path, if this request's key owns it. */
+async function ownedUpload(c: Context<AppEnv>): Promise<UploadState> {
+  const text = c.req.param("uploadId") ?? "";
+  const id = UploadIdSchema.safeParse(text);
+  if (!id.success) throw userError(400, "invalid_upload_id", `${JSON.stringify(text)} is not an upload id`, "the uploadId that POST /v1/uploads answered");
+  const state = await readState(c.env.VIDEOS, id.data);
+  if (!state) throw userError(404, "upload_not_found", `no upload ${id.data} (never started, aborted, or its video was refused)`, "the uploadId of an upload in progress; start one with POST /v1/uploads");
+  if (state.owner !== ownerOf(c)) throw userError(403, "upload_forbidden", `upload ${state.id} belongs to another API key`, "the API key that started the upload");
+  return state;
+}
+
+function notCompleted(state: UploadState): void {
+  if (state.completed) throw userError(409, "upload_completed", `upload ${state.id} is already completed as ${state.key}`, "an upload in progress");
+}
+
+const created = (state: UploadState) => ({ uploadId: state.id, key: state.key, bytes: state.bytes, partSize: state.partSize, parts: state.parts });
+
+export async function createUpload(c: Context<AppEnv>): Promise<Response> {
+  const parsed = CreateUploadSchema.safeParse(await jsonBody(c));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+    throw userError(400, "invalid_upload", problems, ACCEPTED_CREATE);
+  }
+  const { filename, bytes, contentType, partSize: requested } = parsed.data;
+  const owner = ownerOf(c);
+  const key = videoKey(owner, filename);
+  const partSize = choosePartSize(bytes, requested);
+  const id = `up_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  const upload = await c.env.VIDEOS.createMultipartUpload(key, { httpMetadata: { contentType }, customMetadata: { owner, uploadId: id } });
+  const state: UploadState = {
+    id,
+    owner,
+    key,
+    bytes,
+    partSize,
+    parts: partCount(bytes, partSize),
+    contentType,
+    r2UploadId: upload.uploadId,
+    createdAt: new Date().toISOString(),
+  };
+  await writeState(c.env.VIDEOS, state);
+  return c.json(created(state), 201);
+}
+
+export async function putPart(c: Context<AppEnv>): Promise<Response> {
+  const state = await ownedUpload(c);
+  notCompleted(state);
+  const text = c.req.param("part") ?? "";
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= state.parts)) throw userError(400, "invalid_part", `part ${JSON.stringify(text)} is not one of 1 to ${state.parts}`, `a part number from 1 to ${state.parts}`);
+  const expected = partBytes(n, state.bytes, state.partSize);
+  const which = n < state.parts ? `part ${n} of ${state.parts} must be exactly partSize, ${expected} bytes` : `the last part (${n}) must be ${expected} bytes`;
+  const length = c.req.header("content-length");
+  if (length === undefined || c.req.raw.body === null) throw userError(411, "length_required", `${which}; the request has no Content-Length`, "the part's bytes with a Content-Length header");
+  if (Number(length) !== expected) throw userError(400, "wrong_part_size", `${which}, not ${length}`, `${expected} bytes`);
+  // Streamed: the part never sits whole in the isolate's memory.
+  const uploaded = await c.env.VIDEOS.resumeMultipartUpload(state.key, state.r2UploadId).uploadPart(n, c.req.raw.body);
+  await recordPart(c.env.VIDEOS, state.id, { part: n, etag: uploaded.etag, bytes: expected });
+  return c.json({ part: n, bytes: expected, etag: uploaded.etag });
+}
+
+export async function uploadStatus(c: Context<AppEnv>): Promise<Response> {
+  const state = await ownedUpload(c);
+  const parts = state.completed ? [] : await listParts(c.env.VIDEOS, state.id);
+  return c.json({
+    ...created(state),
+    status: state.completed ? "completed" : "uploading",
+    done: state.completed ? Array.from({ length: state.parts }, (_, i) => i + 1) : parts.map((p) => p.part),
+    bytesDone: state.completed ? state.bytes : parts.reduce((sum, p) => sum + p.bytes, 0),
+    ...(state.completed ? { result: state.completed } : {}),
+  });
+}
+
+export async function completeUpload(c: Context<AppEnv>): Promise<Response> {
+  const state = await ownedUpload(c);
+  // A client whose connection dropped during completion asks again: same answer.
+  if (state.completed) return c.json(state.completed);
+  const bucket = c.env.VIDEOS;
+  const parts = await listParts(bucket, state.id);
+  const done = new Set(parts.map((p) => p.part));
+  const missing = Array.from({ length: state.parts }, (_, i) => i + 1).filter((n) => !done.has(n));
+  if (missing.length) {
+    const list = missing.length > 10 ? `${missing.slice(0, 10).join(", ")} and ${missing.length - 10} more` : missing.join(", ");
+    throw userError(409, "upload_incomplete", `upload ${state.id} is missing part${missing.length > 1 ? "s" : ""} ${list}`, `all ${state.parts} parts (GET /v1/uploads/${state.id} lists those done)`);
+  }
+  const object = await bucket.resumeMultipartUpload(state.key, state.r2UploadId).complete(parts.map((p) => ({ partNumber: p.part, etag: p.etag })));
+  let video: StoredVideo["video"];
+  try {
+    video = await describeVideo(await r2Source(bucket, state.key));
+  } catch (error) {
+    // Not a usable video: neither it nor the upload is kept.
+    await bucket.delete(state.key);
+    await deleteUpload(bucket, state.id);
+    throw error;
+  }
+  const stored: StoredVideo = { key: state.key, bytes: object.size, etag: object.etag, video };
+  await writeState(bucket, { ...state, completed: stored });
+  await deleteParts(bucket, state.id, parts);
+  return c.json(stored);
+}
+
+export async function abortUpload(c: Context<AppEnv>): Promise<Response> {
+  const state = await ownedUpload(c);
+  notCompleted(state);
+  await c.env.VIDEOS.resumeMultipartUpload(state.key, state.r2UploadId).abort();
+  await deleteUpload(c.env.VIDEOS, state.id);
+  return c.json({ uploadId: state.id, aborted: true as const });
+}
+
+/** PUT /v1/videos/:name: a small video in one request, indexed before it is stored (a bad one never lands). */
+export async function putVideo(c: Context<AppEnv>): Promise<Response> {
+  const name = parseName(c.req.param("name") ?? "");
+  const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type !== "video/mp4") throw userError(415, "unsupported_media_type", `the body is ${type ? `"${type}"` : "of no declared type"}`, ACCEPTED_PUT);
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (bytes.length === 0) throw userError(400, "empty_video", "the video/mp4 body is empty (0 bytes)", ACCEPTED_PUT);
+  const video = await describeVideo(bytesSource(bytes, "the video/mp4 body"));
+  const key = videoKey(ownerOf(c), name);
+  const object = await c.env.VIDEOS.put(key, bytes, { httpMetadata: { contentType: "video/mp4" }, customMetadata: { owner: ownerOf(c) } });
+  return c.json({ key, bytes: object.size, etag: object.etag, video } satisfies StoredVideo, 201);
+}
