@@ -21,6 +21,8 @@ USAGE_EXAMPLES = """examples:
   videotrain evaluate --run runs/tiny --list data/synthetic/val.txt
   videotrain evaluate --run runs/tiny --list data/synthetic/val.txt --frame-selector keyframe
   videotrain frames --manifest runs/tiny/manifest.json clip.mp4 --out frames/
+  videotrain finetune --config finetune.json --events events.jsonl
+  videotrain distill --config distill.json
   videotrain check
 """
 
@@ -147,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     _make_dataset_parser(sub)
     _evaluate_parser(sub)
     _frames_parser(sub)
+    from .engine.run import add_parsers as _engine_parsers  # finetune, distill
+
+    _engine_parsers(sub)
     c = sub.add_parser("check", help="print torch, device and missing packages; exit 1 if training cannot run")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -287,6 +292,11 @@ def _run(args: argparse.Namespace) -> int:
         if result["skipped"]:
             print(f"warning: {len(result['skipped'])} unreadable videos skipped (listed in the JSON)")
         return 0
+
+    if args.command in ("finetune", "distill"):
+        from .engine.run import run_engine
+
+        return run_engine(args.command, args.config, events=args.events, quiet=args.quiet)
 
     if args.command == "frames":
         from .frames import extract_frames, videos_from_args
