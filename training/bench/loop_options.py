@@ -18,6 +18,7 @@ from torch import nn
 from videotrain.checkpointing import checkpoint_blocks
 from videotrain.models import build_model, get_preset
 from videotrain.precision import autocast
+from videotrain.recipes import PRESETS_DIR, load_preset
 
 
 def saved_for_backward(model: nn.Module, x: torch.Tensor) -> int:
@@ -77,9 +78,9 @@ def main() -> None:
         print(f"  x3d-{preset} batch {batch} ({pr.frames}x{pr.crop_size}^2): {a / 2**20:.1f} MiB plain, "
               f"{b / 2**20:.1f} MiB checkpointed ({a / b:.1f}x less)")
 
-    pr = get_preset("x3d", "tiny")
-    x = torch.randn(pr.batch_size, 3, pr.frames, pr.crop_size, pr.crop_size)
-    print(f"\ntrain steps, x3d-tiny batch {pr.batch_size}, {args.steps} steps after one warm-up")
+    pr, batch = get_preset("x3d", "tiny"), load_preset(PRESETS_DIR / "tiny.json")["batch_size"]
+    x = torch.randn(batch, 3, pr.frames, pr.crop_size, pr.crop_size)
+    print(f"\ntrain steps, x3d-tiny batch {batch}, {args.steps} steps after one warm-up")
     for name, dtype, checkpointed in (("fp32", None, False), ("bf16 autocast", torch.bfloat16, False),
                                       ("fp32 + checkpointing", None, True)):
         torch.manual_seed(0)

@@ -13,10 +13,16 @@ import os
 import platform
 import shutil
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .train import TrainOptions
 
 USAGE_EXAMPLES = """examples:
   videotrain make-dataset --out data/synthetic
   videotrain train --data data/synthetic --arch x3d --preset tiny --out runs/tiny
+  videotrain train --data kinetics --preset x3d_m_kinetics --out runs/x3d-m          (a bundled preset file)
+  videotrain train --data kinetics --config my-recipe.json --epochs 100 --out runs/mine  (flags override the file)
   videotrain train --data data/synthetic --preset tiny --out runs/tiny --epochs 20 --resume
   videotrain evaluate --run runs/tiny --list data/synthetic/val.txt
   videotrain evaluate --run runs/tiny --list data/synthetic/val.txt --frame-selector keyframe
@@ -40,27 +46,35 @@ def _train_parser(sub) -> None:
     d.add_argument("--val-list", help="validation videos, the same kinds (overrides DIR/val.txt)")
     d.add_argument("--labels", help="label names, one per line (overrides DIR/labels.txt)")
     d.add_argument("--root", help="directory that relative paths in the lists start from (default: each list's directory)")
-    m = p.add_argument_group("model")
-    m.add_argument("--arch", default="x3d", help="x3d, slowfast_r50, c2d_r50 or mvit_v2_s (default: x3d)")
-    m.add_argument("--preset", default="tiny",
-                   help="x3d: xs, s, m, l; slowfast_r50, c2d_r50: 8x8; mvit_v2_s: 16x4; every arch: tiny (default)")
-    m.add_argument("--clips-per-video", type=int, help="validation/serving clips per video (default: the preset's)")
-    o = p.add_argument_group("optimization (defaults: the preset's)")
-    o.add_argument("--epochs", type=int)
-    o.add_argument("--batch-size", type=int)
-    o.add_argument("--lr", type=float, help="peak AdamW learning rate")
-    o.add_argument("--weight-decay", type=float, default=0.05)
-    o.add_argument("--warmup-epochs", type=float, default=1.0)
-    o.add_argument("--label-smoothing", type=float, default=0.0)
-    o.add_argument("--grad-clip", type=float, default=1.0, help="max gradient norm (0: off)")
-    o.add_argument("--hflip", choices=["auto", "on", "off"], default="auto",
-                   help="horizontal flips; auto: only with the label permutation a dataset.json declares")
-    a = p.add_argument_group("augmentation (all off by default)")
-    a.add_argument("--randaugment", type=_layers_magnitude, metavar="N,M",
+    m = p.add_argument_group("model and recipe (every flag below overrides the preset file's value)")
+    m.add_argument("--preset", metavar="NAME",
+                   help="a bundled preset file (training/presets/NAME.json: the model and its whole recipe): "
+                        f"{', '.join(_bundled_presets())}; default tiny. Or a bare model preset of --arch "
+                        "(x3d: xs, s, m, l; slowfast_r50, c2d_r50: 8x8; mvit_v2_s: 16x4; every arch: tiny) "
+                        "with the trainer's defaults")
+    m.add_argument("--config", metavar="FILE", help="a preset file of your own (copy one from training/presets)")
+    m.add_argument("--arch", help="x3d, slowfast_r50, c2d_r50 or mvit_v2_s (default: the preset's, else x3d)")
+    m.add_argument("--frames", type=int, help="frames per clip (default: the model preset's; resizes the head)")
+    m.add_argument("--crop-size", type=int, help="crop side in pixels (default: the model preset's; resizes the head)")
+    m.add_argument("--short-side-size", type=int, help="evaluation short side (training draws from [1, 1.25] times it)")
+    m.add_argument("--clip-duration", type=float, metavar="SECONDS", help="seconds of video per clip")
+    m.add_argument("--clips-per-video", type=int, help="validation/serving clips per video")
+    o = p.add_argument_group("optimization")
+    o.add_argument("--epochs", type=int, help="tiny: 30")
+    o.add_argument("--batch-size", type=int, help="the global batch (tiny: 16)")
+    o.add_argument("--lr", type=float, help="peak AdamW learning rate (tiny: 1e-3)")
+    o.add_argument("--weight-decay", type=float, help="tiny: 0.05")
+    o.add_argument("--warmup-epochs", type=float, help="tiny: 1")
+    o.add_argument("--label-smoothing", type=float, help="tiny: 0")
+    o.add_argument("--grad-clip", type=float, help="max gradient norm (0: off; tiny: 1)")
+    o.add_argument("--hflip", choices=["auto", "on", "off"],
+                   help="horizontal flips; auto (tiny): only with the label permutation a dataset.json declares")
+    a = p.add_argument_group("augmentation (all off in tiny)")
+    a.add_argument("--randaugment", dest="rand_augment", type=_layers_magnitude, metavar="N,M",
                    help="video RandAugment: N operations per clip at magnitude M (0-10), e.g. 2,9")
-    a.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="MixUp with lambda ~ Beta(ALPHA, ALPHA)")
-    a.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix (with --mixup too: either, 50/50)")
-    a.add_argument("--mix-prob", type=float, default=1.0, metavar="P", help="fraction of batches mixed (default 1)")
+    a.add_argument("--mixup", type=float, metavar="ALPHA", help="MixUp with lambda ~ Beta(ALPHA, ALPHA)")
+    a.add_argument("--cutmix", type=float, metavar="ALPHA", help="CutMix (with --mixup too: either, 50/50)")
+    a.add_argument("--mix-prob", type=float, metavar="P", help="fraction of batches mixed (tiny: 1)")
     r = p.add_argument_group("run")
     r.add_argument("--out", required=True, help="run directory to write (e.g. runs/NAME)")
     r.add_argument("--id", help="manifest id (default: <arch>-<preset>-<dataset>)")
@@ -78,16 +92,22 @@ def _train_parser(sub) -> None:
     r.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files in OUT/tensorboard")
     r.add_argument("--torchscript", action="store_true", help="also write OUT/model.ts.pt (traced, checked against eager)")
     s = p.add_argument_group("speed and memory (torchrun --nproc_per_node N -m videotrain train ... for several GPUs)")
-    s.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
-                   help="autocast dtype; auto: bf16 on CUDA (fp16 + grad scaler without bf16), off on CPU")
-    s.add_argument("--accum-steps", type=int, default=1, metavar="K",
-                   help="gradient accumulation: one optimizer step per K batches")
-    s.add_argument("--checkpoint-activations", action="store_true",
+    s.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"],
+                   help="autocast dtype; auto (every preset): bf16 on CUDA (fp16 + grad scaler without bf16), off on CPU")
+    s.add_argument("--accum-steps", type=int, metavar="K",
+                   help="gradient accumulation: one optimizer step per K batches (presets: 1)")
+    s.add_argument("--checkpoint-activations", action="store_true", default=None,
                    help="recompute each block's activations in backward: less memory, ~1/3 more compute")
     s.add_argument("--deterministic", action="store_true", help="deterministic kernels only (slower on GPU)")
-    t = p.add_argument_group("multi-view test of the best weights after training (off by default)")
+    t = p.add_argument_group("multi-view test of the best weights after training (off in tiny)")
     t.add_argument("--test-clips", type=int, metavar="N", help="clips per video (default: the validation plan's)")
-    t.add_argument("--test-crops", type=int, choices=[1, 3], default=1, help="3: left, centre and right crops")
+    t.add_argument("--test-crops", type=int, choices=[1, 3], help="3: left, centre and right crops")
+
+
+def _bundled_presets() -> list[str]:
+    from .recipes import bundled_presets
+
+    return bundled_presets()
 
 
 def _layers_magnitude(text: str) -> tuple[int, float]:
@@ -249,12 +269,34 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .checkpointing import CheckpointingError
     from .distributed import DistributedError
     from .precision import PrecisionError
+    from .recipes import PresetError
     from .runs import RunError
     from .sampling import SamplingError
     from .train import DataError
 
     return (DataError, RunError, ManifestError, UnknownModelError, LabeledListError, VideoReadError,
-            SamplingError, ExportError, FFmpegNotFoundError, PrecisionError, DistributedError, CheckpointingError)
+            SamplingError, ExportError, FFmpegNotFoundError, PrecisionError, DistributedError, CheckpointingError,
+            PresetError)
+
+
+def train_options(args: argparse.Namespace) -> TrainOptions:
+    """`train`'s options: the preset file's recipe, then the flags given on the command line."""
+    from .recipes import RECIPE_FIELDS, recipes_for, resolve
+    from .train import TrainOptions
+
+    recipe = resolve(preset=args.preset, config=args.config, arch=args.arch)
+    recipe.update({f: getattr(args, f) for f in RECIPE_FIELDS if getattr(args, f) is not None})
+    if "recipe" not in recipe and (known := recipes_for(recipe["arch"], recipe["preset"])):
+        print(f"note: {recipe['arch']} {recipe['preset']} with the trainer's defaults; its recipe is "
+              f"--preset {' or '.join(known)}", file=sys.stderr)
+    return TrainOptions(
+        out=args.out, data=args.data, train_list=args.train_list, val_list=args.val_list, labels=args.labels,
+        root=args.root, workers=args.workers, threads=args.threads, seed=args.seed, device=args.device,
+        id=args.id, version=args.version, exporter=args.exporter, opset=args.opset, resume=args.resume,
+        stop_after=args.stop_after,
+        progress=not args.no_progress, tensorboard=not args.no_tensorboard, torchscript=args.torchscript,
+        deterministic=args.deterministic, **recipe,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -306,22 +348,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {clips} clips of {len(index['items'])} videos to {args.out} (index.json lists them)")
         return 0
 
-    from .train import TrainOptions, train
+    from .train import train
 
-    opts = TrainOptions(
-        out=args.out, data=args.data, train_list=args.train_list, val_list=args.val_list, labels=args.labels,
-        root=args.root, arch=args.arch, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
-        label_smoothing=args.label_smoothing, grad_clip=args.grad_clip, clips_per_video=args.clips_per_video,
-        hflip=args.hflip, workers=args.workers, threads=args.threads, seed=args.seed, device=args.device,
-        id=args.id, version=args.version, exporter=args.exporter, opset=args.opset, resume=args.resume,
-        stop_after=args.stop_after,
-        progress=not args.no_progress, tensorboard=not args.no_tensorboard, torchscript=args.torchscript,
-        amp=args.amp, accum_steps=args.accum_steps, checkpoint_activations=args.checkpoint_activations,
-        deterministic=args.deterministic, test_clips=args.test_clips, test_crops=args.test_crops,
-        rand_augment=args.randaugment, mixup=args.mixup, cutmix=args.cutmix, mix_prob=args.mix_prob,
-    )
-    train(opts)
+    train(train_options(args))
     return 0
 
 

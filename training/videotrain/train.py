@@ -73,10 +73,18 @@ class TrainOptions:
     labels: str | None = None
     root: str | None = None
     arch: str = "x3d"
-    preset: str = "tiny"
-    epochs: int | None = None  # None: the preset's default (also batch_size, lr)
-    batch_size: int | None = None
-    lr: float | None = None
+    preset: str = "tiny"  # the model preset (registry.py): structure and native input
+    # The preset file these options came from (recipes.py), recorded in the run.
+    recipe: str | None = None
+    # Input and sampling (None: the model preset's); frames and crop resize the model's head.
+    frames: int | None = None
+    crop_size: int | None = None
+    short_side_size: int | None = None
+    clip_duration: float | None = None
+    # The recipe: these defaults are training/presets/tiny.json's (a test keeps them equal).
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
@@ -112,6 +120,11 @@ class TrainOptions:
     mixup: float = 0.0
     cutmix: float = 0.0
     mix_prob: float = 1.0
+
+    def input(self) -> dict[str, Any]:
+        """The input overrides for the model preset (registry.get_preset's keywords)."""
+        return {"frames": self.frames, "crop_size": self.crop_size, "short_side_size": self.short_side_size,
+                "clip_duration": self.clip_duration}
 
 
 # ---------------------------------------------------------------- data
@@ -172,8 +185,8 @@ def load_items(list_file: Path, root: Path | None, labels: list[str]) -> list[La
     return items
 
 
-def input_spec_for(arch: str, preset: str) -> dict:
-    p = get_preset(arch, preset)
+def input_spec_for(arch: str, preset: str, **input: Any) -> dict:
+    p = get_preset(arch, preset, **input)
     return {
         "name": "video",
         "layout": "NCTHW",
@@ -188,10 +201,10 @@ def input_spec_for(arch: str, preset: str) -> dict:
     }
 
 
-def sampling_for(arch: str, preset: str, clips_per_video: int | None) -> dict:
-    p = get_preset(arch, preset)
+def sampling_for(arch: str, preset: str, clips_per_video: int | None = None, **input: Any) -> dict:
+    p = get_preset(arch, preset, clips_per_video=clips_per_video, **input)
     return {
-        "clipSampler": {"kind": "constant_clips_per_video", "clipsPerVideo": clips_per_video or p.clips_per_video},
+        "clipSampler": {"kind": "constant_clips_per_video", "clipsPerVideo": p.clips_per_video},
         "clipDuration": p.clip_duration,
         "frames": p.frames,
         "frameSelector": "uniform",
@@ -369,10 +382,7 @@ def train(opts: TrainOptions) -> dict:
 def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     started = time.perf_counter()
     log = _logger(opts, d)
-    preset = get_preset(opts.arch, opts.preset)
-    epochs = opts.epochs or preset.epochs
-    batch_size = opts.batch_size or preset.batch_size
-    lr = opts.lr or preset.lr
+    epochs, batch_size, lr = opts.epochs, opts.batch_size, opts.lr
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise DataError("--epochs and --batch-size must be >= 1 and --lr > 0")
     if opts.hflip not in ("auto", "on", "off"):
@@ -403,8 +413,8 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     torch.set_num_threads(opts.threads or max(1, (os.cpu_count() or 1) // d.local_world))
     device = distributed.setup(d, pick_device(opts.device))
     dtype = resolve_amp(opts.amp, device)
-    input_spec = input_spec_for(opts.arch, opts.preset)
-    sampling = sampling_for(opts.arch, opts.preset, opts.clips_per_video)
+    input_spec = input_spec_for(opts.arch, opts.preset, **opts.input())
+    sampling = sampling_for(opts.arch, opts.preset, opts.clips_per_video, **opts.input())
 
     if opts.hflip == "off" or (opts.hflip == "auto" and data.hflip_permutation is None):
         flip, flip_desc = None, "off"
@@ -433,8 +443,8 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
         raise DataError(f"{data.train_list} / {data.val_list}: {e}") from None
 
     num_classes = len(labels)
-    model = build_model(opts.arch, opts.preset, num_classes)
-    kwargs = model_kwargs(opts.arch, opts.preset, num_classes)
+    model = build_model(opts.arch, opts.preset, num_classes, **opts.input())
+    kwargs = model_kwargs(opts.arch, opts.preset, num_classes, **opts.input())
     params = count_params(model)
     macs = count_macs(model, (3, input_spec["frames"], input_spec["cropSize"], input_spec["cropSize"]))
     if opts.checkpoint_activations:
@@ -456,6 +466,7 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     train_params = {
         "arch": opts.arch,
         "preset": opts.preset,
+        **({"recipe": opts.recipe} if opts.recipe else {}),
         "epochs": epochs,
         "batchSize": batch_size,
         "lr": lr,
@@ -596,7 +607,7 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     # The best epoch, not the last, is tested and exported.
     from safetensors.torch import load_file
 
-    best_model = build_model(opts.arch, opts.preset, num_classes)
+    best_model = build_model(opts.arch, opts.preset, num_classes, **opts.input())
     if d.main:
         best_model.load_state_dict(load_file(str(run.best)))
     distributed.broadcast_model(best_model.to(device), d)
