@@ -1,0 +1,2 @@
+// register.mjs installs module hooks and exports nothing.
+export {};

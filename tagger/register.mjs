@@ -1,0 +1,4 @@
+// `--import` target (and first import of tagger/cli.ts): installs module-rules.mjs.
+import { register } from "node:module";
+
+register("./module-rules.mjs", import.meta.url);
