@@ -7,6 +7,8 @@ import { ManifestSchema } from "../../contract/manifest.ts";
 import { DEFAULT_MODEL } from "./models.ts";
 import { ApiKeyRecordSchema } from "./keys.ts";
 import { LIMITS } from "./limits.ts";
+import { JobSchema } from "./jobs/schema.ts";
+import { CreateJobSchema, JobCreatedSchema, JobIdSchema, JobListQuerySchema, JobListSchema } from "./jobs/requests.ts";
 import { CreateUploadSchema, PartStoredSchema, StoredVideoSchema, UploadAbortedSchema, UploadCreatedSchema, UploadIdSchema, UploadStatusSchema, VideoNameSchema } from "./uploads/schemas.ts";
 
 /** A count option: decimal text for an integer from 1 to `max`. */
@@ -288,7 +290,71 @@ export const ROUTES: RouteDoc[] = [
     responses: { 200: { description: "an HTML page", schema: z.string(), contentType: "text/html" } },
   },
   ...uploadRoutes(),
+  ...jobRoutes(),
 ];
+
+/** The job routes (worker/src/jobs/routes.ts). */
+function jobRoutes(): RouteDoc[] {
+  const id = z.object({ id: JobIdSchema });
+  const notFound = error("no such job for this API key");
+  return [
+    {
+      method: "post",
+      path: "/v1/jobs",
+      summary: "Tag a long video",
+      description:
+        "Plans the video from its MP4 index alone (no frame is read): clipsPerVideo clips evenly spaced over the whole video (PyTorchVideo's " +
+        "constant_clips_per_video with the model's clip duration and frames per clip), the keyframe behind each frame. The clips go to a queue in " +
+        "batches sized to a consumer's CPU budget; consumers read only their keyframes' bytes, classify, and report to the job, which stores each " +
+        "clip's result once and ends with video-level tags (top-k of the clips' mean softmax) and segments (runs of clips with the same top label). " +
+        "A video the index shows to be unusable is refused here (4xx, no job); keyframes that do not decode fail their clips, and a job whose " +
+        "every clip failed ends `failed` with the decoder's error. Poll GET /v1/jobs/{id}.",
+      auth: true,
+      body: { "application/json": CreateJobSchema },
+      responses: {
+        202: {
+          description: "the job is queued (Location: its URL)",
+          schema: JobCreatedSchema,
+          example: { id: "job_8e0c6a3f1b2d4e5f9a7b6c5d4e3f2a1b", status: "queued", clips: 64, batches: 16, links: { self: "/v1/jobs/job_8e0c6a3f1b2d4e5f9a7b6c5d4e3f2a1b" } },
+        },
+        400: error("a bad body (video, clipsPerVideo, topk, webhook URL)"),
+        404: error("no such model or version, or no such video in the VIDEOS bucket"),
+        415: error("the video is not MP4, not H.264, or not 8-bit 4:2:0"),
+        422: error("the video cannot be used: truncated, corrupt index, no video track, no keyframes, too long"),
+        503: error("the queue did not take the job's batches (the job is recorded as failed)"),
+      },
+    },
+    {
+      method: "get",
+      path: "/v1/jobs",
+      summary: "List your jobs",
+      description: "The caller's jobs (by API key; all keyless requests share \"anonymous\"), newest first, a page at a time.",
+      auth: true,
+      query: JobListQuerySchema,
+      responses: { 200: { description: "a page of jobs", schema: JobListSchema }, 400: error("a bad limit or cursor") },
+    },
+    {
+      method: "get",
+      path: "/v1/jobs/{id}",
+      summary: "A job's status and results",
+      description:
+        "Status (queued, running, completed, partial, failed, cancelled), progress, and once it has ended: tags, segments, every clip's result " +
+        "(sorted by clip id) and every failed clip with its error code, message and attempts.",
+      auth: true,
+      params: id,
+      responses: { 200: { description: "the job", schema: JobSchema }, 400: error("not a job id"), 404: notFound },
+    },
+    {
+      method: "delete",
+      path: "/v1/jobs/{id}",
+      summary: "Cancel a job",
+      description: "The job ends `cancelled`; consumers drop its batches still in the queue. Results already stored stay readable. Cancelling again answers the same.",
+      auth: true,
+      params: id,
+      responses: { 200: { description: "the cancelled job", schema: JobSchema }, 400: error("not a job id"), 404: notFound, 409: error("the job has already ended") },
+    },
+  ];
+}
 
 /** The upload routes (worker/src/uploads/routes.ts). */
 function uploadRoutes(): RouteDoc[] {

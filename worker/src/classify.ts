@@ -9,8 +9,11 @@ export interface Prediction {
   score: number;
 }
 
+/** What runs a model: the Worker's ORT session, or any object with its run() (onnxruntime-node in `npm run tag`). */
+export type ModelRunner = Pick<Session, "run">;
+
 /** The model's raw output for one clip: one value per label. */
-export async function runModel(session: Session, manifest: Manifest, input: Float32Array, dims: readonly number[]): Promise<Float32Array> {
+export async function runModel(session: ModelRunner, manifest: Manifest, input: Float32Array, dims: readonly number[]): Promise<Float32Array> {
   const out = await session.run(manifest.input.name, input, dims, manifest.output.name);
   if (out.length !== manifest.labels.length) {
     throw serverError(

@@ -10,6 +10,8 @@ import { corsFromEnv, limitBody, methodNotAllowed, notFound, onError, requestLog
 import { openapi } from "./openapi.ts";
 import { limitRate } from "./ratelimit.ts";
 import { abortUpload, completeUpload, createUpload, putPart, putVideo, uploadStatus } from "./uploads/routes.ts";
+import { queue } from "./jobs/consumer.ts";
+import { cancelJob, createJob, getJob, listJobs } from "./jobs/routes.ts";
 
 const app = new Hono<AppEnv>();
 
@@ -35,6 +37,10 @@ app.put("/v1/uploads/:uploadId/parts/:part", putPart);
 app.get("/v1/uploads/:uploadId", uploadStatus);
 app.delete("/v1/uploads/:uploadId", abortUpload);
 app.post("/v1/uploads/:uploadId/complete", completeUpload);
+app.post("/v1/jobs", createJob);
+app.get("/v1/jobs", listJobs);
+app.get("/v1/jobs/:id", getJob);
+app.delete("/v1/jobs/:id", cancelJob);
 
 app.all("/healthz", methodNotAllowed("GET"));
 app.all("/openapi.json", methodNotAllowed("GET"));
@@ -47,7 +53,15 @@ app.all("/v1/uploads", methodNotAllowed("POST"));
 app.all("/v1/uploads/:uploadId/parts/:part", methodNotAllowed("PUT"));
 app.all("/v1/uploads/:uploadId", methodNotAllowed("GET, DELETE"));
 app.all("/v1/uploads/:uploadId/complete", methodNotAllowed("POST"));
+app.all("/v1/jobs", methodNotAllowed("GET, POST"));
+app.all("/v1/jobs/:id", methodNotAllowed("GET, DELETE"));
 
-export default app;
+// The Hono app itself (tests read its routes); the Worker exports its handlers:
+// HTTP, and the queue consumer of long-video tagging (jobs/consumer.ts).
+export { app };
+export default { fetch: app.fetch, queue } satisfies ExportedHandler<AppEnv["Bindings"]>;
 // The Durable Object class behind the RATE_LIMITER binding.
 export { RateLimiter } from "./ratelimit.ts";
+// Long-video tagging: one coordinator per job, one index of jobs per owner.
+export { JobCoordinator } from "./jobs/coordinator.ts";
+export { JobIndex } from "./jobs/job-index.ts";

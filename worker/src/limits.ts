@@ -6,6 +6,8 @@ export const LIMITS = {
   frames: 64,
   /** Clips per video: each is one model run. */
   clips: 32,
+  /** Clips per video of a tagging job (POST /v1/jobs), spread over queue consumers: 2 s clips back to back over 2 h. */
+  jobClips: 3600,
   frameSide: 4096,
   // A decoded frame is width·height·4 bytes in the decoder's wasm heap and again
   // as a JS copy: 8 Mi pixels is 2 × 32 MiB, which still leaves room for ORT inside

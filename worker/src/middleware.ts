@@ -9,6 +9,9 @@ import { ApiError, userError } from "./errors.ts";
 import type { ApiKeyRecord } from "./keys.ts";
 import { LIMITS } from "./limits.ts";
 import type { RateDecision, RateLimiter } from "./ratelimit.ts";
+import type { TagBatch } from "./jobs/batches.ts";
+import type { JobCoordinator } from "./jobs/coordinator.ts";
+import type { JobIndex } from "./jobs/job-index.ts";
 
 export interface Bindings {
   MODELS: R2Bucket;
@@ -26,6 +29,14 @@ export interface Bindings {
   REQUIRE_API_KEY?: string;
   /** Secret for /admin/* (admin.ts); unset turns the admin routes off. */
   ADMIN_TOKEN?: string;
+  /** Long-video tagging (jobs/): one coordinator per job, one index per owner, the queue of clip batches. */
+  JOB_COORDINATOR: DurableObjectNamespace<JobCoordinator>;
+  JOB_INDEX: DurableObjectNamespace<JobIndex>;
+  TAG_QUEUE: Queue<TagBatch>;
+  /** Seconds without progress after which a job's watchdog ends it (default 3600). */
+  JOB_WATCHDOG_SECONDS?: string;
+  /** Tests only: make queue consumers throw (jobs/consumer.ts). */
+  FAULT_INJECTION?: string;
 }
 
 export type AppEnv = {

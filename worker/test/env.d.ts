@@ -6,6 +6,9 @@ declare namespace Cloudflare {
     API_KEYS: KVNamespace;
     RATE_LIMITER: DurableObjectNamespace<import("../src/ratelimit.ts").RateLimiter>;
     REQUIRE_API_KEY: string;
+    JOB_COORDINATOR: DurableObjectNamespace<import("../src/jobs/coordinator.ts").JobCoordinator>;
+    JOB_INDEX: DurableObjectNamespace<import("../src/jobs/job-index.ts").JobIndex>;
+    TAG_QUEUE: Queue<import("../src/jobs/batches.ts").TagBatch>;
   }
 }
 // inject("videos"): typed by the ProvidedContext augmentation in fixtures/videos.global.ts.

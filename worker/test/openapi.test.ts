@@ -6,7 +6,7 @@ import { SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it, inject } from "vitest";
 import type { z } from "zod";
 import { AUTH_RESPONSES, ClassifyOptionsSchema, ClassifyVideoResponseSchema, ROUTES, type ResponseDoc } from "../src/api-schemas.ts";
-import app from "../src/index.ts";
+import { app } from "../src/index.ts";
 import { BASE, classify, file, form, gradient, jpeg } from "./helpers.ts";
 import { bearer, deployed, issueKey } from "./keys.ts";
 

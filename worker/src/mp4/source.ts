@@ -51,14 +51,21 @@ export class MeteredSource implements ByteSource {
   }
 }
 
-/** An R2 object read with range gets; every read is pinned to the etag seen by head. */
-export async function r2Source(bucket: R2Bucket, key: string): Promise<ByteSource> {
+/**
+ * An R2 object read with range gets; every read is pinned to the etag seen by
+ * head, or to `etag` when given (a job's consumers read the object its plan was made from).
+ */
+export async function r2Source(bucket: R2Bucket, key: string, etag?: string): Promise<ByteSource & { etag: string }> {
   const what = `R2 object ${JSON.stringify(key)}`;
   const head = await bucket.head(key);
   if (!head) throw userError(404, "r2_key_not_found", `no ${what} in the bucket`, "the key of a video already uploaded to the bucket");
-  const source: ByteSource = {
+  if (etag !== undefined && head.etag !== etag) {
+    throw userError(409, "r2_object_changed", `${what} was replaced after the job was planned`, "an object that stays in place until its job ends");
+  }
+  const source: ByteSource & { etag: string } = {
     size: head.size,
     what,
+    etag: head.etag,
     async read(offset, length) {
       checkRange(source, offset, length);
       if (length === 0) return new Uint8Array(0);
