@@ -6,11 +6,13 @@
 // time. POST /v1/classify runs it on every clip of a video, the job queue's
 // consumers on one batch of a job's clips.
 import type { Manifest } from "../../contract/manifest.ts";
-import { probabilities, runModel, type ModelRunner } from "./classify.ts";
+import { probabilities, runModel, topK, type ModelRunner } from "./classify.ts";
 import { userError } from "./errors.ts";
 import { createH264Decoder } from "./h264/decoder.ts";
 import { readSamples } from "./mp4/keyframes.ts";
 import type { ByteSource } from "./mp4/source.ts";
+import type { KeyframeRef } from "./jobs/batches.ts";
+import type { ClipResult, PlannedClip } from "./jobs/schema.ts";
 import { ClipTensor, frameSlots } from "./preprocess.ts";
 
 export const VIDEO_ACCEPTED = "MP4 with H.264 video in 8-bit 4:2:0 whose keyframes all have the same size";
@@ -94,4 +96,30 @@ export async function classifyClips(
     decoder.close();
   }
   return { scores, decoded: samples.length, timing };
+}
+
+/**
+ * A batch of a job's planned clips, given their keyframes' byte ranges and the
+ * decoder configuration (the self-contained queue message of jobs/batches.ts)
+ * → their results. The queue consumer and `npm run tag`'s worker threads run it.
+ */
+export async function classifyPlannedClips(
+  source: ByteSource,
+  avcC: Uint8Array,
+  samples: readonly KeyframeRef[],
+  clips: readonly PlannedClip[],
+  model: { manifest: Manifest; session: ModelRunner },
+  k: number,
+): Promise<ClipResult[]> {
+  const table = Object.fromEntries(samples.map((s) => [s.index, s]));
+  const frames = clips.map((c) => ({ frames: c.samples.map((sample) => ({ sample })) }));
+  const { scores } = await classifyClips(source, { avcC, samples: table }, frames, model);
+  return clips.map((c, i) => ({
+    id: c.id,
+    start: c.start,
+    end: c.end,
+    keyframeTimes: c.keyframeTimes,
+    scores: Array.from(scores[i]),
+    top: topK(scores[i], model.manifest.labels, k).map(({ label, score }) => ({ label, score })),
+  }));
 }

@@ -7,8 +7,7 @@
 // backoff; after max_retries the queue moves the message to the dead-letter
 // queue ("edgevid-tag-dlq"), whose consumer fails its clips with their last
 // error, so the job ends `partial` instead of waiting for ever.
-import { topK } from "../classify.ts";
-import { classifyClips } from "../classify-clips.ts";
+import { classifyPlannedClips } from "../classify-clips.ts";
 import { ApiError, userError } from "../errors.ts";
 import type { Bindings } from "../middleware.ts";
 import { getModel } from "../models.ts";
@@ -55,17 +54,7 @@ export async function classifyBatch(env: Bindings, body: TagBatch, clips: Planne
     throw userError(409, "model_changed", `model ${manifest.id}@${manifest.version} was replaced after the job was planned`, "a model version that stays in place until its job ends");
   }
   const source = await r2Source(env.VIDEOS, body.video.key, body.video.etag);
-  const samples = Object.fromEntries(body.samples.map((s) => [s.index, s]));
-  const frames = clips.map((c) => ({ frames: c.samples.map((sample) => ({ sample })) }));
-  const { scores } = await classifyClips(source, { avcC: bytesOf(body.video.avcC), samples }, frames, model);
-  return clips.map((c, i) => ({
-    id: c.id,
-    start: c.start,
-    end: c.end,
-    keyframeTimes: c.keyframeTimes,
-    scores: Array.from(scores[i]),
-    top: topK(scores[i], manifest.labels, body.topk).map(({ label, score }) => ({ label, score })),
-  }));
+  return classifyPlannedClips(source, bytesOf(body.video.avcC), body.samples, clips, model, body.topk);
 }
 
 /** The user's video or model is at fault (a 4xx ApiError): retrying cannot help. */
