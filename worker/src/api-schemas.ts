@@ -353,6 +353,21 @@ function jobRoutes(): RouteDoc[] {
       params: id,
       responses: { 200: { description: "the cancelled job", schema: JobSchema }, 400: error("not a job id"), 404: notFound, 409: error("the job has already ended") },
     },
+    ...(
+      [
+        ["results.csv", "text/csv", "The results as CSV", "One row per clip of the plan in clip order: clip, start, end (seconds), top label and score, error (for a failed clip), then the clip's probability for every label, a column per label (RFC 4180, CRLF)."],
+        ["results.vtt", "text/vtt", "The segments as a WebVTT track", "One cue per segment (a run of clips with the same top label): HH:MM:SS.mmm times, the label and its mean score; load it as a subtitle track over the video. Segments appear once the job has ended."],
+        ["timeline", "text/html", "The timeline as a page", "A self-contained HTML page (inline SVG, no scripts, no external resources): the segments coloured by label along the video's duration, a score strip per leading label over the clips, failed clips, and the tags."],
+      ] as const
+    ).map(([file, type, summary, description]): RouteDoc => ({
+      method: "get",
+      path: `/v1/jobs/{id}/${file}`,
+      summary,
+      description,
+      auth: true,
+      params: id,
+      responses: { 200: { description: summary.toLowerCase().replace(/^the /, "the job's "), schema: z.string(), contentType: type }, 400: error("not a job id"), 404: notFound },
+    })),
   ];
 }
 

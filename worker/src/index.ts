@@ -11,7 +11,7 @@ import { openapi } from "./openapi.ts";
 import { limitRate } from "./ratelimit.ts";
 import { abortUpload, completeUpload, createUpload, putPart, putVideo, uploadStatus } from "./uploads/routes.ts";
 import { queue } from "./jobs/consumer.ts";
-import { cancelJob, createJob, getJob, listJobs } from "./jobs/routes.ts";
+import { cancelJob, createJob, getJob, getJobCsv, getJobTimeline, getJobVtt, listJobs } from "./jobs/routes.ts";
 
 const app = new Hono<AppEnv>();
 
@@ -41,6 +41,9 @@ app.post("/v1/jobs", createJob);
 app.get("/v1/jobs", listJobs);
 app.get("/v1/jobs/:id", getJob);
 app.delete("/v1/jobs/:id", cancelJob);
+app.get("/v1/jobs/:id/results.csv", getJobCsv);
+app.get("/v1/jobs/:id/results.vtt", getJobVtt);
+app.get("/v1/jobs/:id/timeline", getJobTimeline);
 
 app.all("/healthz", methodNotAllowed("GET"));
 app.all("/openapi.json", methodNotAllowed("GET"));
@@ -55,6 +58,9 @@ app.all("/v1/uploads/:uploadId", methodNotAllowed("GET, DELETE"));
 app.all("/v1/uploads/:uploadId/complete", methodNotAllowed("POST"));
 app.all("/v1/jobs", methodNotAllowed("GET, POST"));
 app.all("/v1/jobs/:id", methodNotAllowed("GET, DELETE"));
+app.all("/v1/jobs/:id/results.csv", methodNotAllowed("GET"));
+app.all("/v1/jobs/:id/results.vtt", methodNotAllowed("GET"));
+app.all("/v1/jobs/:id/timeline", methodNotAllowed("GET"));
 
 // The Hono app itself (tests read its routes); the Worker exports its handlers:
 // HTTP, and the queue consumer of long-video tagging (jobs/consumer.ts).

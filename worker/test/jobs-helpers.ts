@@ -45,13 +45,13 @@ export const postJob = (body: unknown, overrides: Record<string, unknown> = {}) 
   call("/v1/jobs", { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } }, overrides);
 
 /** POST /v1/jobs with a recording queue: the job's id and its batches (not yet delivered). */
-export async function createJob(body: unknown): Promise<{ id: string; batches: TagBatch[]; sendCalls: number }> {
+export async function createJob(body: unknown): Promise<{ id: string; batches: TagBatch[]; sendCalls: number; answer: Record<string, unknown> }> {
   const queue = recordingQueue();
   const res = await postJob(body, { TAG_QUEUE: queue });
   expect(res.status, await res.clone().text()).toBe(202);
   const answer = (await res.json()) as { id: string; batches: number };
   expect(queue.sent).toHaveLength(answer.batches);
-  return { id: answer.id, batches: queue.sent, sendCalls: queue.calls };
+  return { id: answer.id, batches: queue.sent, sendCalls: queue.calls, answer };
 }
 
 export async function getJob(id: string): Promise<Job> {

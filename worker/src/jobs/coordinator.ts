@@ -9,21 +9,17 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../middleware.ts";
 import { segments, videoTags } from "./aggregate.ts";
 import { jobIndexFor } from "./job-index.ts";
+import { notifyWebhook, type WebhookOutcome, type WebhookTarget } from "./webhook.ts";
 import { JobSchema, type ClipFailure, type ClipResult, type Job, type JobStatus, type PlannedClip } from "./schema.ts";
 
 /** The job as stored: everything but the per-clip arrays (those are rows). */
 export type JobHead = Omit<Job, "clips" | "failures">;
 
-export interface Webhook {
-  url: string;
-  secret?: string;
-}
-
 export interface JobInit {
   job: JobHead;
   clips: PlannedClip[];
   topk: number;
-  webhook?: Webhook;
+  webhook?: WebhookTarget;
 }
 
 /** Ends a job whose clips stop arriving: no report for this long (JOB_WATCHDOG_SECONDS overrides). */
@@ -178,9 +174,7 @@ export class JobCoordinator extends DurableObject<Bindings> {
     if (!job || isTerminal(job.status)) return job?.status;
     const now = new Date().toISOString();
     const next: JobHead = { ...job, status: "cancelled", updatedAt: now, finishedAt: now };
-    this.ctx.storage.kv.put("job", next);
-    await this.ctx.storage.deleteAlarm();
-    await this.index(next);
+    await this.end(next);
     return next.status;
   }
 
@@ -190,9 +184,7 @@ export class JobCoordinator extends DurableObject<Bindings> {
     if (!job || isTerminal(job.status)) return;
     const now = new Date().toISOString();
     const next: JobHead = { ...job, status: "failed", updatedAt: now, finishedAt: now, error };
-    this.ctx.storage.kv.put("job", next);
-    await this.ctx.storage.deleteAlarm();
-    await this.index(next);
+    await this.end(next);
   }
 
   /** The whole job (results sorted by clip id), or undefined when it does not exist or belongs to someone else. */
@@ -208,10 +200,11 @@ export class JobCoordinator extends DurableObject<Bindings> {
     return { stored: n, duplicates: this.ctx.storage.kv.get<number>("duplicates") ?? 0 };
   }
 
-  /** Watchdog: nothing arrived for WATCHDOG_SECONDS, so the clips still pending fail and the job ends. */
+  /** The job ended: its webhook. Otherwise the watchdog: nothing arrived for WATCHDOG_SECONDS, so the clips still pending fail and the job ends. */
   override async alarm(): Promise<void> {
     const job = this.head();
-    if (!job || isTerminal(job.status)) return;
+    if (!job) return;
+    if (isTerminal(job.status)) return this.callWebhook(job);
     const seconds = this.watchdogMs() / 1000;
     const failures = this.ctx.storage.sql
       .exec<ClipRow>(`SELECT id, start, "end", last_error FROM clip WHERE state = 'pending' ORDER BY id`)
@@ -251,11 +244,34 @@ export class JobCoordinator extends DurableObject<Bindings> {
       segments: segments(clips),
     };
     if (status === "failed") final.error = { code: failures[0].code, message: `every clip failed; clip ${failures[0].id}: ${failures[0].message}` };
-    this.ctx.storage.kv.put("job", final);
-    await this.ctx.storage.deleteAlarm();
-    await this.index(final);
-    // TODO(lead): call notifyWebhook(job, webhook) from ./webhook.ts (helper "uploads") here once it exists.
+    await this.end(final);
     return status;
+  }
+
+  /**
+   * Stores the ended job and lists it; the webhook, if any, is called from the
+   * alarm (set to now), not here: a report must not wait on the receiver, and
+   * an alarm that throws is retried by the runtime even if this object restarts.
+   */
+  private async end(job: JobHead): Promise<void> {
+    this.ctx.storage.kv.put("job", job);
+    if (this.ctx.storage.kv.get("webhook")) await this.ctx.storage.setAlarm(Date.now());
+    else await this.ctx.storage.deleteAlarm();
+    await this.index(job);
+  }
+
+  /** The webhook's outcome once it has been called (undefined before, or without a webhook). */
+  webhookOutcome(): WebhookOutcome | undefined {
+    return this.ctx.storage.kv.get<WebhookOutcome>("webhookOutcome");
+  }
+
+  private async callWebhook(job: JobHead): Promise<void> {
+    const target = this.ctx.storage.kv.get<WebhookTarget>("webhook");
+    if (!target || this.webhookOutcome()) return;
+    // notifyWebhook never throws; it retries the receiver itself with bounded backoff.
+    const outcome = await notifyWebhook(job, target);
+    this.ctx.storage.kv.put("webhookOutcome", outcome);
+    console.log(JSON.stringify({ jobId: job.id, webhook: outcome }));
   }
 
   private async index(job: JobHead): Promise<void> {

@@ -28,7 +28,7 @@ export const CreateJobSchema = z
     webhook: z
       .object({
         url: z.string().min(1).max(2048).describe("an http(s) URL of a public host, called with the job when it ends"),
-        secret: z.string().min(16).max(256).optional().describe("signs the webhook's body (never shown again)"),
+        secret: z.string().min(16).max(256).optional().describe("signs the webhook's body (Edgevid-Signature: t=…,v1=HMAC-SHA256); without one, a secret is made and answered once"),
       })
       .strict()
       .optional(),
@@ -43,6 +43,10 @@ export const JobCreatedSchema = z
     clips: z.number().int().positive().describe("clips planned"),
     batches: z.number().int().positive().describe("queue messages they were sent in"),
     links: z.object({ self: z.string() }).strict(),
+    webhook: z
+      .object({ url: z.string(), secret: z.string().optional().describe("only when the request had none: the secret made for this job, shown this once") })
+      .strict()
+      .optional(),
   })
   .strict();
 

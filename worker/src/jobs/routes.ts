@@ -20,6 +20,7 @@ import { coordinatorFor, isTerminal, type JobHead } from "./coordinator.ts";
 import { jobIndexFor } from "./job-index.ts";
 import { planJob } from "./planner.ts";
 import { CreateJobSchema, JobIdSchema, JobListQuerySchema } from "./requests.ts";
+import { resultFile } from "./result-files.ts";
 import type { Job } from "./schema.ts";
 
 const ACCEPTED_CREATE =
@@ -122,3 +123,8 @@ export async function listJobs(c: Context<AppEnv>): Promise<Response> {
   const { limit = 20, cursor } = parsed.data;
   return c.json(await jobIndexFor(c.env, ownerOf(c)).list(limit, cursor));
 }
+
+// The same job as files (result-files.ts): CSV, WebVTT, the timeline page.
+export const getJobCsv = async (c: Context<AppEnv>) => resultFile(c, await ownedJob(c, jobId(c)), "csv");
+export const getJobVtt = async (c: Context<AppEnv>) => resultFile(c, await ownedJob(c, jobId(c)), "vtt");
+export const getJobTimeline = async (c: Context<AppEnv>) => resultFile(c, await ownedJob(c, jobId(c)), "html");
