@@ -29,10 +29,9 @@ const DEFAULT_TOPK = 5;
 
 const problems = (issues: { path: PropertyKey[]; message: string }[]) => issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
 
-function newJobId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return `job_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
-}
+const randomHex = (bytes: number) => Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+const newJobId = () => `job_${randomHex(16)}`;
+const newSecret = () => `whsec_${randomHex(24)}`;
 
 async function parseCreate(c: Context<AppEnv>) {
   let body: unknown;
@@ -75,7 +74,9 @@ export async function createJob(c: Context<AppEnv>): Promise<Response> {
     planning: plan.planning,
   };
   const job = coordinatorFor(c.env, id);
-  await job.create({ job: head, clips: plan.clips, topk, webhook: request.webhook });
+  // A webhook is always signed: without a secret from the caller, one is made and answered once.
+  const webhook = request.webhook && { url: request.webhook.url, secret: request.webhook.secret ?? newSecret() };
+  await job.create({ job: head, clips: plan.clips, topk, webhook });
   try {
     await sendAll(c.env.TAG_QUEUE, plan.batches);
   } catch (error) {
@@ -86,7 +87,9 @@ export async function createJob(c: Context<AppEnv>): Promise<Response> {
   }
   const self = `/v1/jobs/${id}`;
   c.header("Location", self);
-  return c.json({ id, status: head.status, clips: plan.clips.length, batches: plan.batches.length, links: { self } }, 202);
+  const answer = { id, status: head.status, clips: plan.clips.length, batches: plan.batches.length, links: { self } };
+  if (!webhook) return c.json(answer, 202);
+  return c.json({ ...answer, webhook: request.webhook?.secret ? { url: webhook.url } : webhook }, 202);
 }
 
 function jobId(c: Context<AppEnv>): string {
