@@ -16,6 +16,8 @@ const USAGE = `usage: npm run train -- [--python PATH] [videotrain train options
   trains the tiny X3D preset into runs/<timestamp>.
   Any other options go to \`videotrain train\`, e.g.
     npm run train -- --data data/synthetic --arch x3d --preset tiny --epochs 12 --out runs/tiny
+    npm run train -- --data DIR --preset x3d_m_kinetics --out runs/x3d-m   (a recipe in training/presets/)
+    npm run train -- --data DIR --config my-recipe.json --lr 2e-4 --out runs/mine   (flags override the file)
     npm run train -- make-dataset --out data/synthetic      (other videotrain commands too)
   --python PATH   the interpreter to use (default: .venv/bin/python, made by npm run setup:python;
                   or the EDGEVID_PYTHON environment variable)

@@ -126,6 +126,7 @@ def test_bad_files_name_the_file_and_the_key(tmp_path):
     assert "arch/model: unknown preset 'huge' for x3d" in _bad(tmp_path, lambda d: d.update(model="huge"))
     assert "input: c2d_r50: frames must be a multiple of 2" in _bad(
         tmp_path, lambda d: d.update(arch="c2d_r50", input={"frames": 7}))
+    assert "input: x3d: the crop (96) must fit the short side (72)" in _bad(tmp_path, lambda d: d["input"].update(cropSize=96))
     (tmp_path / "broken.json").write_text('{"arch": "x3d",')
     with pytest.raises(PresetError, match=r"broken.json: not valid JSON"):
         load_preset(tmp_path / "broken.json")

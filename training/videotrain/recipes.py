@@ -114,7 +114,8 @@ def load_preset(path: str | Path) -> dict[str, Any]:
     except UnknownModelError as e:
         raise PresetError(f"{path}: arch/model: {e}") from None
     try:
-        get_preset(options["arch"], options["preset"], frames=options.get("frames"), crop_size=options.get("crop_size"))
+        get_preset(options["arch"], options["preset"], frames=options.get("frames"), crop_size=options.get("crop_size"),
+                   short_side_size=options.get("short_side_size"))
     except UnknownModelError as e:
         raise PresetError(f"{path}: input: {e}") from None
     return options

@@ -188,6 +188,8 @@ def get_preset(arch: str, preset: str, **input: Any) -> Preset:
             f"{arch}: frames must be a multiple of {family.frames_multiple} and the crop of {family.crop_multiple} "
             f"(its head pools tile the final feature map), got {p.frames} frames at {p.crop_size}"
         )
+    if p.crop_size > p.short_side_size:
+        raise UnknownModelError(f"{arch}: the crop ({p.crop_size}) must fit the short side ({p.short_side_size})")
     return replace(p, kwargs={**p.kwargs, **family.input_kwargs(p.frames, p.crop_size)})
 
 
