@@ -16,14 +16,12 @@ import { PlannedClipSchema, type PlannedClip } from "./schema.ts";
  * - decoding a keyframe: 4K took ~220 ms for 8.3 Mpx (~26 ms/Mpx; 720p ~8 ms/Mpx);
  * - one model run: X3D-S fp32 in onnxruntime-web wasm took 380–850 ms; 1 s covers
  *   the largest model the edge serves, and bounds the tiny default model too.
- * Small batches also keep a retry cheap and spread a job over many consumers.
+ * So a message carries at most 5 clips: a retry stays cheap and a job spreads over many consumers.
  */
 export const BATCH_BUDGET = {
   cpuMs: 5_000,
   decodeMsPerMegapixel: 26,
   modelRunMs: 1_000,
-  /** Never more clips than this in one message, however cheap. */
-  maxClips: 16,
 } as const;
 
 /** Queues: at most 100 messages and 256 KB per sendBatch call; we stay under both. */
@@ -80,7 +78,7 @@ export function groupClips(clips: readonly PlannedClip[], pixels: number): Plann
   let keyframes = new Set<number>();
   for (const clip of clips) {
     const merged = new Set([...keyframes, ...clip.samples]);
-    const fits = current.length < BATCH_BUDGET.maxClips && estimateMs(merged.size, pixels, current.length + 1) <= BATCH_BUDGET.cpuMs;
+    const fits = estimateMs(merged.size, pixels, current.length + 1) <= BATCH_BUDGET.cpuMs;
     if (current.length > 0 && !fits) {
       groups.push(current);
       current = [];
