@@ -20,7 +20,7 @@
 // Anything the walk does not understand locks the groups it touches, with
 // the node and the reason, instead of guessing.
 import {
-  constantValue, describeNode, getInt, getInts, inferTypes, initializerMap, isDefaultDomain, useCounts,
+  constantValue, describeNode, getInt, getInts, inferTypes, initializerMap, isDefaultDomain, OnnxError, useCounts,
   type Dim, type Graph, type Node, type Tensor, type TensorType,
 } from "../ir/index.ts";
 
@@ -546,7 +546,7 @@ class Walk {
     }
     const unitOf = (id: number) => unitOfRoot.get(this.channels.find(id))!;
     const members = groupSpaces.map(() => new Set<string>());
-    for (const s of this.slices) if (s.ids.length) members[unitOf(s.ids[0])[0]].add(`${s.tensor}[${s.axis}]`);
+    for (const s of this.slices) for (const id of new Set(s.ids)) members[unitOf(id)[0]].add(`${s.tensor}[${s.axis}]`);
     const lockOf = new Map<number, string>();
     for (const [id, reason] of this.locks) {
       const g = unitOf(id)[0];
@@ -571,10 +571,11 @@ class Walk {
 }
 
 /** Value types from shape inference where it knows the ops, else what the graph declares. */
-function tolerantTypes(graph: Graph): Map<string, TensorType> {
+export function tolerantTypes(graph: Graph): Map<string, TensorType> {
   try {
     return inferTypes(graph);
-  } catch {
+  } catch (e) {
+    if (!(e instanceof OnnxError)) throw e;
     const types = new Map<string, TensorType>();
     for (const t of graph.initializers) types.set(t.name, { dtype: t.dtype, shape: [...t.dims] });
     for (const v of [...graph.inputs, ...graph.valueInfo, ...graph.outputs]) if (v.type) types.set(v.name, v.type);
