@@ -1,43 +1,20 @@
-// Output types of the ops the X3D family uses, one rule per op. A rule sees
-// its node's input types and constant inputs; it throws IrProblem when the
-// inputs do not fit the op, and UnknownShape when an input's shape is unknown.
+// Output types of ops, one rule per op: here the convolution, pooling and
+// matrix ops; elementwise and tensor-manipulation ops in their own files. A
+// rule sees its node's input types and constant inputs; it throws IrProblem
+// when the inputs do not fit the op, and UnknownShape when an input's shape is
+// unknown.
 import { IrProblem } from "./errors.ts";
 import { constantValue, getInt, getInts, getString } from "./graph.ts";
-import type { Dim, Node, Tensor, TensorType } from "./types.ts";
-
-/** Thrown when a rule needs a shape that is not known; the outputs stay untyped. */
-export class UnknownShape extends Error {}
-
-export interface RuleContext {
-  readonly node: Node;
-  /** Whether optional input i is present. */
-  has(i: number): boolean;
-  type(i: number): TensorType;
-  shape(i: number): readonly Dim[];
-  /** The value of input i if it is an initializer or a Constant's output. */
-  constant(i: number): Tensor | undefined;
-}
-
-export type ShapeRule = (ctx: RuleContext) => (TensorType | undefined)[];
-
-const same: ShapeRule = (ctx) => [ctx.type(0)];
-
-const binary: ShapeRule = (ctx) => {
-  const a = ctx.type(0);
-  const b = ctx.type(1);
-  if (a.dtype !== b.dtype) throw new IrProblem(`inputs have different types: ${a.dtype} and ${b.dtype}`);
-  return [{ dtype: a.dtype, shape: broadcast(ctx.shape(0), ctx.shape(1)) }];
-};
+import { ELEMENTWISE_RULES } from "./shape-rules-elementwise.ts";
+import { TENSOR_RULES } from "./shape-rules-tensor.ts";
+import {
+  broadcastTo, compatible, constantInts, matmul, optionalInts, normalizeAxis, product, reshape, type RuleContext, type ShapeRule,
+} from "./shape-math.ts";
+import type { Dim, Node, TensorType } from "./types.ts";
 
 export const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
-  Identity: same,
-  Relu: same,
-  Sigmoid: same,
-  Softmax: same,
-  Add: binary,
-  Sub: binary,
-  Mul: binary,
-  Div: binary,
+  ...ELEMENTWISE_RULES,
+  ...TENSOR_RULES,
   Constant: (ctx) => {
     const t = constantValue(ctx.node);
     return [t && { dtype: t.dtype, shape: [...t.dims] }];
@@ -78,15 +55,6 @@ export const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
     if (x.length < 3) throw new IrProblem(`input must be [N,C,spatial...], got [${x.join(",")}]`);
     return [{ dtype: ctx.type(0).dtype, shape: [x[0], x[1], ...x.slice(2).map(() => 1)] }];
   },
-  ReduceMean: (ctx) => {
-    const x = ctx.shape(0);
-    const keep = getInt(ctx.node, "keepdims", 1) === 1;
-    const axes = getInts(ctx.node, "axes") ?? (ctx.has(1) ? constantInts(ctx, 1, "axes") : undefined);
-    if (!axes?.length && getInt(ctx.node, "noop_with_empty_axes", 0) === 1) return [ctx.type(0)];
-    const reduced = new Set((axes?.length ? axes : x.map((_, i) => i)).map((a) => normalizeAxis(a, x.length)));
-    const shape = x.flatMap((d, i) => (reduced.has(i) ? (keep ? [1] : []) : [d]));
-    return [{ dtype: ctx.type(0).dtype, shape }];
-  },
   Gemm: (ctx) => {
     const a = ctx.shape(0);
     const b = ctx.shape(1);
@@ -106,7 +74,12 @@ export const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
     return [{ dtype: ctx.type(0).dtype, shape: [product(x.slice(0, at)), product(x.slice(at))] }];
   },
   Reshape: (ctx) => {
-    const shape = getInts(ctx.node, "shape") ?? constantInts(ctx, 1, "shape");
+    const shape = getInts(ctx.node, "shape") ?? optionalInts(ctx, 1);
+    if (!shape) {
+      // A shape computed at run time: only the rank is known.
+      const rank = ctx.shape(1)[0];
+      return [{ dtype: ctx.type(0).dtype, ...(typeof rank === "number" && { shape: Array<Dim>(rank).fill(null) }) }];
+    }
     return [{ dtype: ctx.type(0).dtype, shape: reshape(ctx.shape(0), shape, getInt(ctx.node, "allowzero", 0) === 1) }];
   },
   Transpose: (ctx) => {
@@ -119,7 +92,9 @@ export const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   },
   Squeeze: (ctx) => {
     const x = ctx.shape(0);
-    const axes = getInts(ctx.node, "axes") ?? (ctx.has(1) ? constantInts(ctx, 1, "axes") : undefined);
+    const axes = getInts(ctx.node, "axes") ?? optionalInts(ctx, 1);
+    // Axes known only at run time: so is the rank.
+    if (!axes && ctx.has(1)) return [{ dtype: ctx.type(0).dtype }];
     if (!axes) {
       // Without axes every size-1 dimension goes, which needs every size known.
       if (x.some((d) => typeof d !== "number")) return [{ dtype: ctx.type(0).dtype }];
@@ -131,7 +106,12 @@ export const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   },
   Unsqueeze: (ctx) => {
     const x = ctx.shape(0);
-    const axes = getInts(ctx.node, "axes") ?? constantInts(ctx, 1, "axes");
+    const axes = getInts(ctx.node, "axes") ?? optionalInts(ctx, 1);
+    if (!axes) {
+      // Axes known only at run time: the rank is known, not where the new axes go.
+      const n = ctx.shape(1)[0];
+      return [{ dtype: ctx.type(0).dtype, ...(typeof n === "number" && { shape: Array<Dim>(x.length + n).fill(null) }) }];
+    }
     const rank = x.length + axes.length;
     const ones = new Set(axes.map((a) => normalizeAxis(a, rank)));
     if (ones.size !== axes.length) throw new IrProblem(`axes [${axes}] repeat an axis`);
@@ -178,81 +158,3 @@ function window(node: Node, spatial: readonly Dim[], kernel: readonly Dim[], cei
   });
 }
 
-/** Whether two dims can be the same size. */
-function compatible(a: Dim | undefined, b: Dim | undefined): boolean {
-  return typeof a !== "number" || typeof b !== "number" || a === b;
-}
-
-/** Numpy-style multidirectional broadcasting. */
-function broadcast(a: readonly Dim[], b: readonly Dim[]): Dim[] {
-  const rank = Math.max(a.length, b.length);
-  return Array.from({ length: rank }, (_, i) => {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
-    if (x === 1) return y;
-    if (y === 1 || x === y) return x;
-    if (typeof x === "number" && typeof y === "number") {
-      throw new IrProblem(`shapes [${a.join(",")}] and [${b.join(",")}] do not broadcast`);
-    }
-    // A size against a symbol: the symbol must be that size (or 1).
-    return typeof x === "number" ? x : typeof y === "number" ? y : null;
-  });
-}
-
-function broadcastTo(from: readonly Dim[], to: readonly Dim[], what: string): void {
-  const result = broadcast(from, to);
-  if (result.length !== to.length || result.some((d, i) => !compatible(d, to[i]))) {
-    throw new IrProblem(`${what} of shape [${from.join(",")}] does not broadcast to [${to.join(",")}]`);
-  }
-}
-
-function matmul(a: readonly Dim[], b: readonly Dim[]): Dim[] {
-  if (a.length === 0 || b.length === 0) throw new IrProblem("MatMul inputs must not be scalars");
-  const a2 = a.length === 1 ? [1, a[0]] : a;
-  const b2 = b.length === 1 ? [b[0], 1] : b;
-  const k1 = a2[a2.length - 1];
-  const k2 = b2[b2.length - 2];
-  if (!compatible(k1, k2)) throw new IrProblem(`inner dimensions differ: ${k1} and ${k2}`);
-  const batch = broadcast(a2.slice(0, -2), b2.slice(0, -2));
-  return [...batch, ...(a.length === 1 ? [] : [a2[a2.length - 2]]), ...(b.length === 1 ? [] : [b2[b2.length - 1]])];
-}
-
-function product(dims: readonly Dim[]): Dim {
-  if (dims.length === 1) return dims[0]; // keeps a symbolic batch dim through Flatten
-  return dims.every((d) => typeof d === "number") ? (dims as number[]).reduce((p, d) => p * d, 1) : null;
-}
-
-function reshape(input: readonly Dim[], target: readonly number[], allowZero: boolean): Dim[] {
-  const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (input[i] ?? failCopy(i)) : d === -1 ? null : d));
-  const inferred = target.indexOf(-1);
-  if (inferred !== target.lastIndexOf(-1)) throw new IrProblem(`shape [${target}] has more than one -1`);
-  const total = product(input);
-  const known = product(out.filter((_, i) => i !== inferred));
-  if (inferred >= 0) {
-    if (typeof total === "number" && typeof known === "number") {
-      if (known === 0 || total % known !== 0) throw new IrProblem(`cannot reshape [${input}] to [${target}]`);
-      out[inferred] = total / known;
-    }
-  } else if (typeof total === "number" && typeof known === "number" && total !== known) {
-    throw new IrProblem(`cannot reshape [${input.join(",")}] (${total} elements) to [${target}] (${known})`);
-  }
-  return out;
-}
-
-function failCopy(i: number): never {
-  throw new IrProblem(`shape copies dimension ${i} (0) which the input does not have`);
-}
-
-function normalizeAxis(axis: number, rank: number): number {
-  const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank) throw new IrProblem(`axis ${axis} is out of range for rank ${rank}`);
-  return a;
-}
-
-/** An int64 constant input as numbers (shapes, axes). */
-function constantInts(ctx: RuleContext, i: number, what: string): number[] {
-  const t = ctx.constant(i);
-  if (!t) throw new IrProblem(`${what} (input ${i}, %${ctx.node.inputs[i]}) must be a constant for shape inference`);
-  if (t.dtype !== "int64" && t.dtype !== "int32") throw new IrProblem(`${what} must be int64, got ${t.dtype}`);
-  return Array.from(t.data as BigInt64Array | Int32Array, Number);
-}

@@ -3,7 +3,9 @@
 import { IrProblem, OnnxError } from "./errors.ts";
 import { constantValue, describeNode, initializerMap, isDefaultDomain } from "./graph.ts";
 import { formatType } from "./printer.ts";
-import { SHAPE_RULES, UnknownShape, type RuleContext } from "./shape-rules.ts";
+import { UnknownShape, type RuleContext } from "./shape-math.ts";
+import { SHAPE_RULES } from "./shape-rules.ts";
+import { evaluateValues } from "./shape-values.ts";
 import type { Dim, Graph, Node, Tensor, TensorType, ValueInfo } from "./types.ts";
 
 /**
@@ -50,11 +52,13 @@ export function inferTypes(graph: Graph, source = "graph"): Map<string, TensorTy
     }
     let outputs: (TensorType | undefined)[];
     try {
-      outputs = rule(context(node, types, constants));
+      const ctx = context(node, types, constants);
+      outputs = rule(ctx);
       if (node.op === "Constant") {
         const value = constantValue(node);
         if (value) constants.set(value.name, value);
       }
+      for (const value of evaluateValues(ctx, outputs)) constants.set(value.name, value);
     } catch (e) {
       if (e instanceof UnknownShape) outputs = [];
       else if (e instanceof IrProblem) throw fail(e.message);
