@@ -5,6 +5,7 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { beforeAll, describe, expect, it, inject } from "vitest";
 import { coordinatorFor } from "../src/jobs/coordinator.ts";
+import { jobIndexFor, type JobSummary } from "../src/jobs/job-index.ts";
 import { verifyWebhookSignature } from "../src/jobs/webhook.ts";
 import type { Job } from "../src/jobs/schema.ts";
 import { call, createJob, deliver, getJob, postJob, recordingQueue } from "./jobs-helpers.ts";
@@ -140,9 +141,14 @@ describe("jobs belong to the API key that made them", () => {
     await expectError(await call("/v1/jobs?limit=0", { headers: bearer(alice.key) }, asDeployed), 400, "invalid_option");
   });
 
-  it("the listing follows status changes", async () => {
+  it("the listing follows status changes, and an ended job stays ended there", async () => {
     const { id, batches } = await createJob({ video: "api/high.mp4", clipsPerVideo: 4 });
     await deliver(batches, 1);
+    const entry = (await listed()).jobs.find((j) => j.id === id)!;
+    expect(entry.status).toBe("completed");
+    // A late update from a report that raced the final one does not undo it.
+    const index = jobIndexFor(env, "anonymous");
+    await index.put({ ...(entry as JobSummary), status: "running", updatedAt: new Date().toISOString() });
     expect((await listed()).jobs.find((j) => j.id === id)?.status).toBe("completed");
   });
 });

@@ -33,10 +33,12 @@ export class JobIndex extends DurableObject<Bindings> {
     );
   }
 
+  /** Adds a job or updates its status; an ended job stays ended (a late "running" from a racing report cannot undo it). */
   put(job: JobSummary): void {
     this.ctx.storage.sql.exec(
       `INSERT INTO job (id, created_at, updated_at, status, video, clips) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`,
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
+       WHERE job.status NOT IN ('completed', 'partial', 'failed', 'cancelled')`,
       job.id,
       job.createdAt,
       job.updatedAt,
