@@ -2,18 +2,21 @@
 // (testsrc2, libx264 ultrafast, 25 fps, GOP 60, 300 kb/s; cached in
 // .cache/bench-tagging/): planning (time, bytes and range reads: the MP4 index
 // only), then clips per second end to end with `npm run tag` (1 and 2
-// workers), then the same through the Worker's job API in local workerd.
+// workers), then the same through the Worker's job API in local workerd
+// (Miniflare: R2, Queues, Durable Objects).
 // Usage: npm run bench:tagging [-- --clips 600]
 // Wall-clock numbers on a shared machine: run it on an idle one to compare.
 export {};
 await import("../tagger/register.mjs");
 const { spawnSync } = await import("node:child_process");
-const { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } = await import("node:fs");
+const { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } = await import("node:fs");
 const { cpus, loadavg, tmpdir } = await import("node:os");
 const { join } = await import("node:path");
 const { parseArgs } = await import("node:util");
 const { readManifest } = await import("../tagger/node-model.ts");
 const { planVideo } = await import("../tagger/tag.ts");
+const { bundleWorker, startBundledWorker } = await import("../worker/scripts/local-worker.ts");
+const { JobSchema } = await import("../worker/src/jobs/schema.ts");
 
 const root = new URL("..", import.meta.url).pathname;
 const { values } = parseArgs({ options: { clips: { type: "string", default: "600" }, model: { type: "string", default: "models/default" } } });
@@ -65,5 +68,47 @@ for (const workers of [1, 2]) {
   if (r.status !== 0) throw new Error(`npm run tag failed:\n${r.stderr}`);
   const threads = /workers × (\d+) threads/.exec(r.stderr)?.[1];
   console.log(`npm run tag, ${workers} worker${workers > 1 ? "s" : ""} × ${threads} onnxruntime thread(s): ${clips} clips in ${seconds.toFixed(1)} s = ${(clips / seconds).toFixed(1)} clips/s end to end`);
+}
+
+// The Worker's job API end to end in local workerd: the bundle as `wrangler
+// deploy` builds it, in Miniflare with R2, the queue (consumed by the Worker
+// itself) and the Durable Objects. From POST /v1/jobs (planning included) to
+// the job's last clip; one workerd process, so one core does the consumers' work.
+const dist = mkdtempSync(join(tmpdir(), "edgevid-bench-worker-"));
+bundleWorker(dist, root);
+const mf = startBundledWorker(dist, "index.js", { quiet: true });
+try {
+  const key = "bench/hour-720p.mp4";
+  await (await mf.getR2Bucket("VIDEOS")).put(key, new Uint8Array(readFileSync(video)).buffer);
+  const t0 = performance.now();
+  const res = await mf.dispatchFetch("http://edge.test/v1/jobs", {
+    method: "POST",
+    body: JSON.stringify({ video: key, clipsPerVideo: clips }),
+    headers: { "content-type": "application/json" },
+  });
+  const created = (await res.json()) as { id: string; batches: number };
+  if (res.status !== 202) throw new Error(`POST /v1/jobs answered ${res.status}: ${JSON.stringify(created)}`);
+  const accepted = performance.now() - t0;
+  const deadline = t0 + 30 * 60_000;
+  let job;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    job = JobSchema.parse(await (await mf.dispatchFetch(`http://edge.test/v1/jobs/${created.id}`)).json());
+    if (["completed", "partial", "failed", "cancelled"].includes(job.status)) break;
+    if (performance.now() > deadline) throw new Error(`job ${created.id} still ${job.status} after 30 minutes: ${JSON.stringify(job.progress)}`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const p = job.planning!;
+  console.log(
+    `Worker POST /v1/jobs (workerd, R2 range reads): 202 after ${accepted.toFixed(0)} ms; planning ${p.ms.toFixed(0)} ms, ` +
+      `${(p.bytesRead / 1024).toFixed(0)} KB in ${p.reads} reads (${((100 * p.bytesRead) / job.video.bytes).toFixed(3)}% of the file), ${created.batches} queue messages`,
+  );
+  console.log(
+    `Worker job end to end (queue consumers + Durable Object in one workerd): ${job.progress.done} of ${job.progress.total} clips ${job.status} ` +
+      `in ${seconds.toFixed(1)} s = ${(job.progress.done / seconds).toFixed(1)} clips/s`,
+  );
+} finally {
+  await mf.dispose();
+  rmSync(dist, { recursive: true, force: true });
 }
 console.log(`(file: ${mb(statSync(video).size)}; load average after: ${loadavg().map((l) => l.toFixed(1)).join(" ")})`);

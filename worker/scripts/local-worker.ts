@@ -21,10 +21,12 @@ export interface LocalWorkerOptions {
   persistTo?: string;
   /** More vars and secrets (e.g. ADMIN_TOKEN). */
   vars?: Record<string, string>;
+  /** Drop the Worker's console output (its per-request and per-message log lines), e.g. in a benchmark. */
+  quiet?: boolean;
 }
 
-/** Starts the bundle in `distDir` (entry module `main`) with an R2 bucket bound as MODELS, API keys optional. */
-export function startBundledWorker(distDir: string, main = "index.js", { persistTo, vars = {} }: LocalWorkerOptions = {}): Miniflare {
+/** Starts the bundle in `distDir` (entry module `main`) with wrangler.toml's bindings (R2, KV, Durable Objects, Queues), API keys optional. */
+export function startBundledWorker(distDir: string, main = "index.js", { persistTo, vars = {}, quiet = false }: LocalWorkerOptions = {}): Miniflare {
   // Modules are listed by hand: ORT's bundle holds a dynamic import (unused
   // here) that Miniflare's module walker refuses.
   const files = readdirSync(distDir);
@@ -43,10 +45,21 @@ export function startBundledWorker(distDir: string, main = "index.js", { persist
     // A request that does send a key is checked and rate-limited as deployed.
     // wrangler.toml's namespace id: the namespace that `npm run keys` writes.
     kvNamespaces: { API_KEYS: "edgevid-api-keys" },
-    durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
+    durableObjects: {
+      RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
+      JOB_COORDINATOR: { className: "JobCoordinator", useSQLite: true },
+      JOB_INDEX: { className: "JobIndex", useSQLite: true },
+    },
+    // The tagging queue and its dead-letter queue, consumed by the Worker itself, as in wrangler.toml.
+    queueProducers: { TAG_QUEUE: { queueName: "edgevid-tag-batches" } },
+    queueConsumers: {
+      "edgevid-tag-batches": { maxBatchSize: 4, maxBatchTimeout: 1, maxRetries: 5, deadLetterQueue: "edgevid-tag-dlq" },
+      "edgevid-tag-dlq": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 3 },
+    },
     ...(persistTo ? { kvPersist: join(persistTo, "v3", "kv"), durableObjectsPersist: join(persistTo, "v3", "do") } : {}),
     // Any free port for its HTTP server: beside `npm start` and other instances.
     port: 0,
+    ...(quiet ? { handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => void [stdout, stderr].forEach((s) => s.resume()) } : {}),
   });
 }
 
