@@ -14,7 +14,8 @@ import { videoModel } from "../testing/video-model.ts";
 import { zooExport } from "../testing/zoo-export.ts";
 import { runModel } from "../runtime.ts";
 import { prune } from "./index.ts";
-import { batchOne, exactness } from "./test-support.ts";
+import { batchOne } from "./batch.ts";
+import { exactness } from "./test-support.ts";
 
 const folded = (m: Model): Model => ({ ...m, graph: runPasses(m.graph, [foldBatchNorm, eliminateDeadNodes]).graph });
 const zoo = async (arch: string) => loadModel((await zooExport(arch, "tiny", "torchscript")).modelPath);

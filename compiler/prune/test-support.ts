@@ -5,15 +5,8 @@ import { attr, GraphBuilder, makeModel, type Graph, type Model } from "../ir/ind
 import { seededRandom, uniform } from "../random.ts";
 import { outputDifference } from "../testing/parity.ts";
 import { zeroDropped } from "./apply.ts";
+import { batchOne } from "./batch.ts";
 import type { PruneResult } from "./index.ts";
-
-/** The model with symbolic input dims (batch) set to 1, so random inputs can be made. */
-export function batchOne(model: Model): Model {
-  const inputs = model.graph.inputs.map((i) =>
-    i.type?.shape ? { ...i, type: { ...i.type, shape: i.type.shape.map((d) => (typeof d === "number" ? d : 1)) } } : i,
-  );
-  return { ...model, graph: { ...model.graph, inputs } };
-}
 
 /** Max |pruned - zeroed original| on seeded random inputs in onnxruntime. */
 export async function exactness(model: Model, result: PruneResult): Promise<number> {
