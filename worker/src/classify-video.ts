@@ -1,25 +1,18 @@
 // A video's answer: index the MP4 → the model's sampling plan with keyframe
-// selection → read only the chosen samples → decode each distinct keyframe
-// once → colour conversion, resize and crop straight into every clip slot it
-// feeds → one model run per clip as soon as its last slot is filled → the mean
-// of the clips' softmax → top-k. Clips are filled in time order, so only the
-// clips whose keyframes overlap the current one hold a tensor, and one decoded
-// picture is alive at a time.
+// selection → every clip through classifyClips (classify-clips.ts: only the
+// chosen samples read, each keyframe decoded once, one model run per clip) →
+// the mean of the clips' softmax → top-k.
 import type { Manifest, SamplingPlan } from "../../contract/manifest.ts";
-import { probabilities, runModel, topK, type Prediction } from "./classify.ts";
-import { userError } from "./errors.ts";
-import { createH264Decoder } from "./h264/decoder.ts";
+import { topK, type Prediction } from "./classify.ts";
+import { classifyClips } from "./classify-clips.ts";
 import type { Bindings } from "./middleware.ts";
 import type { LoadedModel } from "./models.ts";
 import { indexMp4 } from "./mp4/index-mp4.ts";
-import { planKeyframes, readSamples } from "./mp4/keyframes.ts";
+import { planKeyframes } from "./mp4/keyframes.ts";
 import { bytesSource, MeteredSource, r2Source, urlSource, type ByteSource } from "./mp4/source.ts";
-import { ClipTensor, frameSlots } from "./preprocess.ts";
 import type { ClassifyOptions } from "./api-schemas.ts";
 import type { VideoInput } from "./request.ts";
 import { ms } from "./timing.ts";
-
-const ACCEPTED = "MP4 with H.264 video in 8-bit 4:2:0 whose keyframes all have the same size";
 
 export interface ClipAnswer {
   start: number;
@@ -57,10 +50,11 @@ async function openSource(input: VideoInput, env: Bindings): Promise<ByteSource>
 export async function classifyVideo(
   input: VideoInput,
   options: ClassifyOptions,
-  { manifest, session }: LoadedModel,
+  model: LoadedModel,
   k: number,
   env: Bindings,
 ): Promise<VideoAnswer> {
+  const { manifest } = model;
   const t0 = performance.now();
   // Metered: bytesRead counts the index and the samples together.
   const source = new MeteredSource(await openSource(input, env));
@@ -69,59 +63,9 @@ export async function classifyVideo(
 
   const plan = videoPlan(manifest, options);
   const { clips } = planKeyframes(index, plan);
-  // Slot t of every clip shows the clip's frame slots[t] (repeats when the
-  // request asks for fewer frames than the model's T).
-  const slots = frameSlots(plan.frames, manifest.input.frames);
-  const uses = new Map<number, { clip: number; slot: number }[]>();
-  const lastSample = clips.map((clip, c) => {
-    slots.forEach((j, slot) => {
-      const sample = clip.frames[j].sample;
-      if (!uses.has(sample)) uses.set(sample, []);
-      uses.get(sample)!.push({ clip: c, slot });
-    });
-    return Math.max(...slots.map((j) => clip.frames[j].sample));
-  });
-  const samples = [...uses.keys()].sort((a, b) => a - b);
-  const data = await readSamples(
-    source,
-    samples.map((s) => index.video.samples[s]),
-  );
   const t2 = performance.now();
-
-  const timing = { indexMs: ms(t0, t1), readMs: ms(t1, t2), decodeMs: 0, preprocessMs: 0, inferenceMs: 0 };
-  const open = new Map<number, ClipTensor>();
-  const clipScores: Float64Array[] = [];
-  let size: { width: number; height: number } | undefined;
-  const decoder = await createH264Decoder(index.video.avcC);
-  try {
-    for (const [n, sample] of samples.entries()) {
-      const what = `the keyframe at ${index.video.samples[sample].pts.toFixed(3)} s`;
-      const a = performance.now();
-      const picture = decoder.decodeKeyframe(data[n], what);
-      const b = performance.now();
-      size ??= { width: picture.width, height: picture.height };
-      if (picture.width !== size.width || picture.height !== size.height) {
-        throw userError(422, "frame_size_changed", `${what} is ${picture.width}×${picture.height}, earlier keyframes ${size.width}×${size.height}`, ACCEPTED);
-      }
-      for (const { clip, slot } of uses.get(sample)!) {
-        let tensor = open.get(clip);
-        if (!tensor) open.set(clip, (tensor = new ClipTensor(manifest.input, size.width, size.height)));
-        tensor.setFrameYuv(slot, picture);
-      }
-      const c = performance.now();
-      for (const [clip, tensor] of open) {
-        if (lastSample[clip] !== sample) continue;
-        open.delete(clip);
-        clipScores[clip] = probabilities(await runModel(session, manifest, tensor.data, tensor.dims), manifest.output.kind);
-      }
-      timing.decodeMs += b - a;
-      timing.preprocessMs += c - b;
-      timing.inferenceMs += performance.now() - c;
-    }
-  } finally {
-    decoder.close();
-  }
-
+  const run = await classifyClips(source, index.video, clips, model);
+  const clipScores = run.scores;
   // The clips' mean softmax, as training's validation and `videotrain evaluate` aggregate.
   const mean = new Float64Array(manifest.labels.length);
   for (const scores of clipScores) scores.forEach((p, i) => (mean[i] += p));
@@ -135,14 +79,16 @@ export async function classifyVideo(
       keyframeTimes: clip.frames.map((f) => f.time),
       top: topK(clipScores[c], manifest.labels, k),
     })),
-    frames: { perClip: plan.frames, decoded: samples.length },
+    frames: { perClip: plan.frames, decoded: run.decoded },
     video: { codec: video.codec, width: video.width, height: video.height, durationSeconds: index.durationSeconds, bytes: source.size },
     bytesRead: source.bytesRead,
     timing: {
-      ...timing,
-      decodeMs: ms(0, timing.decodeMs),
-      preprocessMs: ms(0, timing.preprocessMs),
-      inferenceMs: ms(0, timing.inferenceMs),
+      indexMs: ms(t0, t1),
+      // Planning the clips counts with reading their samples.
+      readMs: ms(0, t2 - t1 + run.timing.readMs),
+      decodeMs: ms(0, run.timing.decodeMs),
+      preprocessMs: ms(0, run.timing.preprocessMs),
+      inferenceMs: ms(0, run.timing.inferenceMs),
     },
   };
 }
