@@ -179,16 +179,21 @@ def test_bad_config_is_one_clear_error(tmp_path, config, message):
 
 
 def test_bad_distill_configs(tmp_path):
-    bad = {"out": "o", "data": {"dir": "d"}, "teacher": {"run": "t"}, "student": {"arch": "c2d_r50", "preset": "tiny", "frames": 4}}
+    bad = {"out": "o", "data": {"dir": "d"}, "teacher": {"run": "t"}, "student": {"arch": "c2d_r50", "preset": "tiny", "width_factor": 2}}
     (tmp_path / "d.json").write_text(json.dumps(bad))
-    with pytest.raises(ConfigError, match=r"student\.frames: overrides are supported for arch x3d only"):
-        load_config(tmp_path / "d.json", "distill")
-    (tmp_path / "d.json").write_text(json.dumps({**bad, "student": {"arch": "x3d", "preset": "s", "crop": 100}}))
-    with pytest.raises(ConfigError, match=r"student\.crop: must be a multiple of 32"):
+    with pytest.raises(ConfigError, match=r"student\.width_factor: overrides are supported for arch x3d only"):
         load_config(tmp_path / "d.json", "distill")
     (tmp_path / "d.json").write_text("{not json")
     with pytest.raises(ConfigError, match=r"d\.json: not valid JSON"):
         load_config(tmp_path / "d.json", "distill")
+
+
+def test_a_student_shape_the_zoo_cannot_build_is_an_error_event(teacher, dataset, tmp_path):
+    rc, events = _run("distill", tmp_path, {"out": "o", "data": {"dir": str(dataset)}, "teacher": {"run": str(teacher.path)},
+                                            "student": {"arch": "slowfast_r50", "preset": "tiny", "frames": 6}})
+    assert rc == 2 and [e["event"] for e in events] == ["error"]
+    assert re.search(r"cfg\.json: student: slowfast_r50: frames must be a multiple of 4", events[0]["message"]), events[0]["message"]
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_data_is_an_error_event(teacher, tmp_path):

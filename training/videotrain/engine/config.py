@@ -17,9 +17,8 @@ import jsonschema
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
 
-# Student overrides (x3d only) and the create_x3d keyword each one sets.
-X3D_OVERRIDES = {"width_factor": "width_factor", "depth_factor": "depth_factor", "head_dim_out": "head_dim_out",
-                 "dropout_rate": "dropout_rate", "frames": "input_clip_length", "crop": "input_crop_size"}
+# Student overrides of X3D's shape; frames and crop apply to every arch (the registry resizes the heads).
+X3D_OVERRIDES = ("width_factor", "depth_factor", "head_dim_out", "dropout_rate")
 
 # Defaults per command where the two differ: fine-tuning starts from trained
 # weights (low rate, no warmup); distillation trains a student from scratch.
@@ -127,8 +126,6 @@ def parse_config(obj: Any, command: str, source: Path) -> EngineConfig:
         extra = sorted(set(student) & set(X3D_OVERRIDES))
         if extra:
             problems.append(f"student.{extra[0]}: overrides are supported for arch x3d only (got arch {student['arch']!r})")
-    if student is not None and "crop" in student and student["crop"] % 32:
-        problems.append(f"student.crop: must be a multiple of 32 (X3D's stride), got {student['crop']}")
     if "distillation" in obj and "teacher" not in obj:
         problems.append("distillation: needs a teacher")
     if problems:

@@ -10,11 +10,12 @@ teacher's, since its training input is derived from the teacher's clip.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from ..models import build_from_config, get_preset, model_kwargs
+from ..models import UnknownModelError, build_from_config, get_preset, model_kwargs
 from ..models.profile import count_macs, count_params
-from .config import X3D_OVERRIDES, EngineConfig
+from .config import X3D_OVERRIDES, ConfigError, EngineConfig
 from .finetune import derived_id
 from .loop import Job, fit
 from .outputs import output_dir, write_outputs
@@ -22,31 +23,32 @@ from .progress import PROTOCOL_VERSION, Progress
 from .teacher import OnnxTeacher, load_teacher
 
 
-def student_spec(student: dict[str, Any], teacher: OnnxTeacher) -> tuple[dict, dict, dict]:
+def student_spec(student: dict[str, Any], teacher: OnnxTeacher, config_path: Path) -> tuple[dict, dict, dict]:
     """(builder kwargs, input spec, sampling plan) of the student."""
-    preset = get_preset(student["arch"], student["preset"])
-    kwargs = model_kwargs(student["arch"], student["preset"], len(teacher.labels))
-    for key, kwarg in X3D_OVERRIDES.items():
-        if key in student:
-            kwargs[kwarg] = student[key]
-    frames = student.get("frames", preset.frames)
-    crop = student.get("crop", preset.crop_size)
     t = teacher.spec
-    short = max(crop, round(t["shortSideSize"] * crop / t["cropSize"]))
-    spec = {**t, "frames": frames, "cropSize": crop, "shortSideSize": short}
-    plan = {**teacher.plan, "frames": frames}
+    try:
+        base = get_preset(student["arch"], student["preset"])
+        crop = student.get("crop", base.crop_size)
+        shape = {"frames": student.get("frames", base.frames), "crop_size": crop,
+                 "short_side_size": max(crop, round(t["shortSideSize"] * crop / t["cropSize"]))}
+        kwargs = model_kwargs(student["arch"], student["preset"], len(teacher.labels), **shape)
+    except UnknownModelError as e:
+        raise ConfigError(f"{config_path}: student: {e}") from None
+    kwargs.update({key: student[key] for key in X3D_OVERRIDES if key in student})
+    spec = {**t, "frames": shape["frames"], "cropSize": crop, "shortSideSize": shape["short_side_size"]}
+    plan = {**teacher.plan, "frames": shape["frames"]}
     return kwargs, spec, plan
 
 
 def _architecture(student: dict[str, Any]) -> str:
-    overrides = ",".join(f"{k}={student[k]}" for k in X3D_OVERRIDES if k in student)
+    overrides = ",".join(f"{k}={student[k]}" for k in (*X3D_OVERRIDES, "frames", "crop") if k in student)
     return f"{student['arch']}-{student['preset']}" + (f"({overrides})" if overrides else "")
 
 
 def distill(cfg: EngineConfig, progress: Progress) -> dict:
     assert cfg.teacher is not None and cfg.student is not None  # parse_config requires both for distill
     teacher = load_teacher(cfg.teacher, cfg.source, cfg.train.threads or 1)
-    kwargs, spec, plan = student_spec(cfg.student, teacher)
+    kwargs, spec, plan = student_spec(cfg.student, teacher, cfg.source)
     config = {"arch": cfg.student["arch"], "preset": cfg.student["preset"], "modelKwargs": kwargs}
     module = build_from_config(config)
     params = count_params(module)
