@@ -46,6 +46,22 @@ describe("renderTimeline", () => {
     expect([...svg.matchAll(/class="tick">([^<]+)</g)].map((m) => m[1])).toEqual(["0:00", "10:00", "20:00", "30:00", "40:00", "50:00", "1:00:00"]);
   });
 
+  it("draws a long job's clips as one bar per pixel column: their mean score", () => {
+    const long = handMadeJob();
+    // 2000 back-to-back clips of 1.8 s over the hour: more clips than the strip's 810 pixels.
+    long.clips = Array.from({ length: 2000 }, (_, id) => ({ ...long.clips[0], id, start: id * 1.8, end: id * 1.8 + 1.8, scores: id % 2 ? [1, 0, 0] : [0, 1, 0] }));
+    const page = renderTimeline(long);
+    const walk = [...page.matchAll(/<rect class="score"[^>]*height="([\d.]+)"[^>]*><title>(\d+) clips \((\d+)–(\d+)\)[^<]*: walk ([\d.]+)</g)];
+    expect(walk.length).toBeGreaterThan(700);
+    expect(walk.length).toBeLessThanOrEqual(810);
+    expect(walk.reduce((n, m) => n + Number(m[2]), 0)).toBe(2000);
+    // Odd clips score walk 1, even ones 0: a column's bar is the share of odd ids among its clips.
+    for (const [, , n, first, last, mean] of walk) {
+      const odd = Math.floor((Number(last) + 1) / 2) - Math.floor(Number(first) / 2);
+      expect(Number(mean)).toBeCloseTo(odd / Number(n), 3);
+    }
+  });
+
   it.each([
     [0, "0:00"],
     [61, "1:01"],

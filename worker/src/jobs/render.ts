@@ -18,13 +18,17 @@ const score = (p: number) => p.toFixed(4);
  * CRLF line ends, as RFC 4180 says.
  */
 export function renderCsv(job: Pick<Job, "labels" | "clips" | "failures">): string {
-  const header = ["clip", "start", "end", "label", "score", "error", ...job.labels];
-  const rows: { id: number; cells: string[] }[] = [
-    ...job.clips.map((c) => ({ id: c.id, cells: [String(c.id), seconds(c.start), seconds(c.end), c.top[0]?.label ?? "", c.top[0] ? score(c.top[0].score) : "", "", ...c.scores.map(score)] })),
-    ...job.failures.map((f) => ({ id: f.id, cells: [String(f.id), seconds(f.start), seconds(f.end), "", "", `${f.code}: ${f.message}`, ...job.labels.map(() => "")] })),
+  const header = ["clip", "start", "end", "label", "score", "error", ...job.labels].map(csvField).join(",");
+  // Only text cells can need quoting: numbers are joined as they are (a long job has millions of them).
+  const rows: { id: number; line: string }[] = [
+    ...job.clips.map((c) => ({
+      id: c.id,
+      line: `${c.id},${seconds(c.start)},${seconds(c.end)},${csvField(c.top[0]?.label ?? "")},${c.top[0] ? score(c.top[0].score) : ""},,${c.scores.map(score).join(",")}`,
+    })),
+    ...job.failures.map((f) => ({ id: f.id, line: `${f.id},${seconds(f.start)},${seconds(f.end)},,,${csvField(`${f.code}: ${f.message}`)},${",".repeat(Math.max(job.labels.length - 1, 0))}` })),
   ];
   rows.sort((a, b) => a.id - b.id);
-  return [header, ...rows.map((r) => r.cells)].map((cells) => `${cells.map(csvField).join(",")}\r\n`).join("");
+  return [header, ...rows.map((r) => r.line)].map((line) => `${line}\r\n`).join("");
 }
 
 /** WebVTT's timestamp, always with hours: HH:MM:SS.mmm (hours grow past 99 if they must). */

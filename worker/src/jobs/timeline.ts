@@ -36,15 +36,39 @@ function tickStep(duration: number): number {
   return steps.find((s) => duration / s <= 10) ?? Math.ceil(duration / 10 / 3600) * 3600;
 }
 
-/** Each clip's drawn span: from the midpoint with its previous clip's centre to the midpoint with the next (overlapping windows tile the axis). */
-function clipSpans(clips: readonly ClipResult[], duration: number): { clip: ClipResult; from: number; to: number }[] {
+interface Column {
+  from: number;
+  to: number;
+  clips: ClipResult[];
+  /** How a tooltip names the column's clips. */
+  name: string;
+}
+
+const centre = (c: ClipResult) => (c.start + c.end) / 2;
+
+/**
+ * The score strips' columns. One per clip, from the midpoint with the previous
+ * clip's centre to the midpoint with the next (overlapping windows tile the
+ * axis); when clips outnumber the strip's pixels, one per pixel column with
+ * the clips centred in it (their mean is drawn), so the page stays small.
+ */
+function columns(clips: readonly ClipResult[], duration: number): Column[] {
   const sorted = [...clips].sort((a, b) => a.start - b.start);
-  const centre = (c: ClipResult) => (c.start + c.end) / 2;
-  return sorted.map((clip, i) => ({
-    clip,
-    from: i === 0 ? Math.max(0, clip.start) : (centre(sorted[i - 1]) + centre(clip)) / 2,
-    to: i === sorted.length - 1 ? Math.min(duration, clip.end) : (centre(clip) + centre(sorted[i + 1])) / 2,
-  }));
+  if (sorted.length <= PLOT) {
+    return sorted.map((clip, i) => ({
+      from: i === 0 ? Math.max(0, clip.start) : (centre(sorted[i - 1]) + centre(clip)) / 2,
+      to: i === sorted.length - 1 ? Math.min(duration, clip.end) : (centre(clip) + centre(sorted[i + 1])) / 2,
+      clips: [clip],
+      name: `clip ${clip.id} ${clock(clip.start)}–${clock(clip.end)}`,
+    }));
+  }
+  const bins: ClipResult[][] = Array.from({ length: PLOT }, () => []);
+  for (const clip of sorted) bins[Math.min(PLOT - 1, Math.max(0, Math.floor((centre(clip) / duration) * PLOT)))].push(clip);
+  return bins.flatMap((group, i) => {
+    if (group.length === 0) return [];
+    const [from, to] = [(i * duration) / PLOT, ((i + 1) * duration) / PLOT];
+    return [{ from, to, clips: group, name: `${group.length} clips (${group[0].id}–${group.at(-1)!.id}) ${clock(from)}–${clock(to)}, mean` }];
+  });
 }
 
 /** The timeline picture alone, as a standalone SVG document. */
@@ -69,16 +93,16 @@ export function timelineSvg(job: TimelineJob): string {
   }
   y += 44;
 
-  // Score strips: a bar per clip, its height the clip's probability of the label.
-  const spans = clipSpans(job.clips, duration);
+  // Score strips: a bar per column, its height the (mean) probability of the label.
+  const cols = columns(job.clips, duration);
   for (const label of strips) {
     const index = job.labels.indexOf(label);
     parts.push(`<text x="${LEFT - 8}" y="${y + STRIP - 8}" text-anchor="end" class="row">${escapeHtml(label)}</text>`);
     parts.push(`<rect x="${LEFT}" y="${y}" width="${PLOT}" height="${STRIP - 4}" fill="#f3f3f3"/>`);
-    for (const { clip, from, to } of spans) {
-      const p = clip.scores[index] ?? 0;
+    for (const { from, to, clips, name } of cols) {
+      const p = clips.reduce((sum, clip) => sum + (clip.scores[index] ?? 0), 0) / clips.length;
       const h = p * (STRIP - 4);
-      parts.push(`<rect class="score" x="${num(x(from))}" y="${num(y + STRIP - 4 - h)}" width="${num(w(from, to))}" height="${num(h)}" fill="${colour(job, label)}"><title>clip ${clip.id} ${clock(clip.start)}–${clock(clip.end)}: ${escapeHtml(label)} ${p.toFixed(3)}</title></rect>`);
+      parts.push(`<rect class="score" x="${num(x(from))}" y="${num(y + STRIP - 4 - h)}" width="${num(w(from, to))}" height="${num(h)}" fill="${colour(job, label)}"><title>${name}: ${escapeHtml(label)} ${p.toFixed(3)}</title></rect>`);
     }
     y += STRIP;
   }
