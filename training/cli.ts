@@ -86,7 +86,7 @@ function main(argv: string[]): void {
   process.stdout.write(check.stdout);
 
   let args = rest;
-  const commands = ["train", "make-dataset", "evaluate", "check", "frames"];
+  const commands = ["train", "make-dataset", "evaluate", "check", "frames", "finetune", "distill"];
   if (args.length === 0) {
     const data = join(root, "data", "synthetic");
     if (!existsSync(join(data, "train.txt"))) {
