@@ -51,7 +51,7 @@ describe("npm run compile", () => {
     expect(manifest.model.sha256).toBe(sha256Hex(await readFile(join(dir, "compiled", "model.onnx"))));
   });
 
-  it("inspect prints the graph, the input/output spec, parameter count and op histogram", async () => {
+  it("inspect prints the graph, the input/output spec, parameters, op histogram, multiply-adds and activation memory", async () => {
     const dir = await mkdtemp(join(tmpdir(), "edgevid-cli-"));
     await writeRunDir(dir, videoModel());
     const model = join(dir, "teacher.onnx");
@@ -62,13 +62,15 @@ describe("npm run compile", () => {
     expect(lines).toContain(
       "  %conv0 = Conv(%video, %stem.weight, %stem.bias) {kernel_shape=[3,3,3], pads=[1,1,1,1,1,1], strides=[1,2,2]} : float32[1,8,4,8,8]  # Conv_0",
     );
-    expect(lines.slice(-5)).toEqual([
+    expect(lines.slice(-7)).toEqual([
       `${model}: IR 8, opset 17, producer edgevid-compiler`,
-      "inputs:     %video: float32[1,3,4,16,16]",
-      "outputs:    %logits: float32[1,5]",
-      "parameters: 985 in 14 initializers",
-      "nodes:      15 (BatchNormalization 2, Conv 2, Identity 2, Mul 2, Constant 1, Flatten 1, Gemm 1, " +
+      "inputs:      %video: float32[1,3,4,16,16]",
+      "outputs:     %logits: float32[1,5]",
+      "parameters:  986 in 14 initializers and Constant nodes",
+      "nodes:       15 (BatchNormalization 2, Conv 2, Identity 2, Mul 2, Constant 1, Flatten 1, Gemm 1, " +
         "GlobalAveragePool 1, ReduceMean 1, Relu 1, Sigmoid 1)",
+      "multiply-adds: 221,224 per clip (221.2 kMACs; Conv, MatMul, Gemm, Einsum)",
+      'activations: peak 36.0 KiB live at node "Mul_7" (Mul), 64.1 KiB produced in all (graph order, per clip)',
     ]);
   });
 

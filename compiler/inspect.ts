@@ -1,14 +1,20 @@
-// `compile inspect`: the graph as text plus a summary a person can scan.
+// `compile inspect`: the graph as text, then the multiply-adds of each layer,
+// and a summary a person can scan: input/output spec, parameters, ops,
+// multiply-adds and activation memory (per clip: symbolic dims such as the
+// batch taken as 1).
 import {
-  defaultOpset, elementCount, formatType, inferShapes, OnnxError, printGraph, type Model, type ValueInfo,
+  defaultOpset, describeNode, formatType, graphCost, inferShapes, inferTypes, OnnxError, printGraph,
+  type Graph, type Model, type TensorType, type ValueInfo,
 } from "./ir/index.ts";
 
 export function inspectModel(model: Model, source: string): string {
   const { graph } = model;
   let shaped = graph;
+  let types: Map<string, TensorType> | undefined;
   let shapeNote = "";
   try {
     shaped = inferShapes(graph, source);
+    types = inferTypes(withSymbolicDimsAsOne(graph), source);
   } catch (e) {
     // The graph still prints, with the types it declares.
     if (!(e instanceof OnnxError)) throw e;
@@ -17,7 +23,6 @@ export function inspectModel(model: Model, source: string): string {
   const initializers = new Set(graph.initializers.map((t) => t.name));
   const signature = (values: readonly ValueInfo[]) =>
     values.map((v) => `%${v.name}: ${formatType(v.type)}`).join(", ");
-  const params = graph.initializers.reduce((n, t) => n + elementCount(t.dims), 0);
   const histogram = new Map<string, number>();
   for (const n of graph.nodes) {
     const op = n.domain ? `${n.domain}.${n.op}` : n.op;
@@ -25,14 +30,60 @@ export function inspectModel(model: Model, source: string): string {
   }
   const ops = [...histogram].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([op, n]) => `${op} ${n}`);
   const producer = [model.producerName, model.producerVersion].filter(Boolean).join(" ") || "unknown";
+  const cost = graphCost(graph, types ?? new Map());
+  const layerLines = types ? layerTable(cost.layers, types, cost.macs) : [];
+  const { activations: act } = cost;
+  const unknownNote = (n: number, what: string) => (n ? ` (${n} ${what} of unknown size left out)` : "");
   return [
     printGraph(shaped),
     "",
+    ...(layerLines.length ? ["multiply-adds per layer (per clip):", ...layerLines, ""] : []),
     `${source}: IR ${model.irVersion}, opset ${defaultOpset(model)}, producer ${producer}`,
-    `inputs:     ${signature(graph.inputs.filter((i) => !initializers.has(i.name)))}`,
-    `outputs:    ${signature(graph.outputs)}`,
-    `parameters: ${params.toLocaleString("en-US")} in ${graph.initializers.length} initializers`,
-    `nodes:      ${graph.nodes.length} (${ops.join(", ")})`,
+    `inputs:      ${signature(graph.inputs.filter((i) => !initializers.has(i.name)))}`,
+    `outputs:     ${signature(graph.outputs)}`,
+    `parameters:  ${cost.parameters.toLocaleString("en-US")} in ${graph.initializers.length} initializers` +
+      (histogram.has("Constant") ? " and Constant nodes" : ""),
+    `nodes:       ${graph.nodes.length} (${ops.join(", ")})`,
+    ...(types
+      ? [
+          `multiply-adds: ${cost.macs.toLocaleString("en-US")} per clip (${si(cost.macs)}MACs; Conv, MatMul, Gemm, Einsum)` +
+            unknownNote(cost.uncounted, "layers"),
+          `activations: peak ${bytes(act.peakBytes)} live at ${describeNode(graph.nodes[act.peakAt], act.peakAt)}, ` +
+            `${bytes(act.totalBytes)} produced in all (graph order, per clip)${unknownNote(act.unknown, "values")}`,
+        ]
+      : []),
     ...(shapeNote ? [shapeNote] : []),
   ].join("\n");
+}
+
+/** One line per layer that does multiply-adds: position, op, name, output type, count and share. */
+function layerTable(layers: ReturnType<typeof graphCost>["layers"], types: ReadonlyMap<string, TensorType>, total: number): string[] {
+  const rows = layers.map(({ index, node, macs }) => [
+    `#${index}`,
+    node.op,
+    node.name || `%${node.outputs[0]}`,
+    formatType(types.get(node.outputs[0])),
+    macs === undefined ? "?" : macs.toLocaleString("en-US"),
+    macs === undefined || total === 0 ? "" : `${((100 * macs) / total).toFixed(1)}%`,
+  ]);
+  const widths = rows.reduce((w, r) => r.map((c, i) => Math.max(c.length, w[i] ?? 0)), [] as number[]);
+  // Numbers right-aligned, text left-aligned.
+  return rows.map((r) => `  ${r.map((c, i) => (i >= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd()}`);
+}
+
+/** The graph with its inputs' symbolic dims (the batch) set to 1: costs are per clip. */
+function withSymbolicDimsAsOne(graph: Graph): Graph {
+  const inputs = graph.inputs.map((i) =>
+    i.type?.shape ? { ...i, type: { ...i.type, shape: i.type.shape.map((d) => (typeof d === "number" ? d : 1)) } } : i,
+  );
+  return { ...graph, inputs };
+}
+
+function si(n: number): string {
+  const [value, unit] = n >= 1e9 ? [n / 1e9, "G"] : n >= 1e6 ? [n / 1e6, "M"] : n >= 1e3 ? [n / 1e3, "k"] : [n, ""];
+  return `${value.toPrecision(4).replace(/\.?0+$/, "")} ${unit}`;
+}
+
+function bytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 }

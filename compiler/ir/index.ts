@@ -9,5 +9,6 @@ export { decodeTensor } from "./tensor.ts";
 export { IR_VERSIONS, OPSETS, validateModel } from "./validate.ts";
 export { formatType, printGraph } from "./printer.ts";
 export { inferShapes, inferTypes } from "./shapes.ts";
+export { graphCost, nodeMacs, type ActivationMemory, type GraphCost, type NodeCost } from "./cost.ts";
 export { GraphBuilder, attr, makeModel, makeNode, makeTensor, valueInfo } from "./build.ts";
 export * from "./graph.ts";

@@ -181,6 +181,15 @@ function scalar(ctx: RuleContext, i: number): number | undefined {
 
 /** Output shape of an einsum equation ("bij,bjk->bik"; implicit output: the letters used once, sorted; "..." broadcasts). */
 function einsum(equation: string, shapes: readonly (readonly Dim[])[]): Dim[] {
+  return einsumDims(equation, shapes).output;
+}
+
+/**
+ * The size of every letter of an einsum equation, the broadcast "..." dims,
+ * and the output dims. Cost counting uses the sizes: a contraction does one
+ * multiply-add per combination of all letters (and "..." positions).
+ */
+export function einsumDims(equation: string, shapes: readonly (readonly Dim[])[]): { sizes: Map<string, Dim>; ellipsis: Dim[]; output: Dim[] } {
   const eq = equation.replace(/\s+/g, "");
   const [lhs, rhs] = eq.includes("->") ? eq.split("->") : [eq, undefined];
   const terms = lhs.split(",");
@@ -205,10 +214,11 @@ function einsum(equation: string, shapes: readonly (readonly Dim[])[]): Dim[] {
       counts.set(c, (counts.get(c) ?? 0) + 1);
     });
   });
-  const output = rhs ?? `...${[...counts].filter(([, n]) => n === 1).map(([c]) => c).sort().join("")}`;
-  return [...output.replace("...", "\0")].flatMap((c) => {
+  const implicit = `...${[...counts].filter(([, n]) => n === 1).map(([c]) => c).sort().join("")}`;
+  const output = [...(rhs ?? implicit).replace("...", "\0")].flatMap((c) => {
     if (c === "\0") return ellipsis;
     if (!sizes.has(c)) throw new IrProblem(`output letter "${c}" is not in any input`);
     return [sizes.get(c)!];
   });
+  return { sizes, ellipsis, output };
 }
