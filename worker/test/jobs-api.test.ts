@@ -148,6 +148,13 @@ describe("jobs belong to the API key that made them", () => {
     const own = await call(`/v1/jobs/${first}`, { headers: bearer(alice.key) }, asDeployed);
     expect(((await own.json()) as Job).owner).toBe(alice.record.id);
     await expectError(await call("/v1/jobs?limit=0", { headers: bearer(alice.key) }, asDeployed), 400, "invalid_option");
+
+    // Uploads are per key (videos/<key id>/…): Bob cannot tag Alice's.
+    await env.VIDEOS.put(`videos/${alice.record.id}/mine.mp4`, bytes("high_moov_end"));
+    const tag = (key: string) =>
+      call("/v1/jobs", { method: "POST", body: JSON.stringify({ video: `videos/${alice.record.id}/mine.mp4`, clipsPerVideo: 2 }), headers: { ...bearer(key), "content-type": "application/json" } }, asDeployed);
+    await expectError(await tag(bob.key), 404, "r2_key_not_found");
+    expect((await tag(alice.key)).status).toBe(202);
   });
 
   it("the listing follows status changes, and an ended job stays ended there", async () => {
