@@ -66,8 +66,8 @@ for (const workers of [1, 2]) {
   const seconds = (performance.now() - t0) / 1000;
   rmSync(out, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`npm run tag failed:\n${r.stderr}`);
-  const threads = /workers × (\d+) threads/.exec(r.stderr)?.[1];
-  console.log(`npm run tag, ${workers} worker${workers > 1 ? "s" : ""} × ${threads} onnxruntime thread(s): ${clips} clips in ${seconds.toFixed(1)} s = ${(clips / seconds).toFixed(1)} clips/s end to end`);
+  const setting = /(\d+ workers? × \d+ threads?)/.exec(r.stderr)?.[1];
+  console.log(`npm run tag, ${setting} (onnxruntime intra-op): ${clips} clips in ${seconds.toFixed(1)} s = ${(clips / seconds).toFixed(1)} clips/s end to end`);
 }
 
 // The Worker's job API end to end in local workerd: the bundle as `wrangler

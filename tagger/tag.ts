@@ -29,6 +29,8 @@ export interface PlannedVideo {
   createdAt: string;
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 /** "path: problem", unless the message already names the file (the indexer's do). */
 function problem(path: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
@@ -167,7 +169,7 @@ export async function tag(options: TagOptions, stderr: NodeJS.WriteStream = proc
   const why = [incomplete > 0 ? `${incomplete} with failed clips` : "", refused > 0 ? `${refused} refused` : ""].filter(Boolean).join(", ");
   stderr.write(
     `tagged ${planned.length - incomplete} of ${inputs} inputs${why ? ` (${why})` : ""}: ${total} clips in ${seconds.toFixed(1)} s ` +
-      `(${(total / seconds).toFixed(2)} clips/s, ${options.workers} workers × ${options.threads} threads); outputs in ${options.out}\n`,
+      `(${(total / seconds).toFixed(2)} clips/s, ${plural(options.workers, "worker")} × ${plural(options.threads, "thread")}); outputs in ${options.out}\n`,
   );
   return refused + incomplete > 0 ? 1 : 0;
 }
