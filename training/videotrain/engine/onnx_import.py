@@ -238,6 +238,8 @@ def _cast(x, *, a):
 
 
 def _clip(x, low=None, high=None):
+    if low is None and high is None:  # both bounds omitted: ONNX leaves x as it is, torch refuses
+        return x
     return torch.clamp(x, None if low is None else low.item(), None if high is None else high.item())
 
 
