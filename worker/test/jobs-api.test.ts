@@ -4,7 +4,9 @@
 // and the signed webhook when a job ends.
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { beforeAll, describe, expect, it, inject } from "vitest";
+import { classifyBatch } from "../src/jobs/consumer.ts";
 import { coordinatorFor } from "../src/jobs/coordinator.ts";
+import { COALESCE_GAP } from "../src/mp4/keyframes.ts";
 import { jobIndexFor, type JobSummary } from "../src/jobs/job-index.ts";
 import { verifyWebhookSignature } from "../src/jobs/webhook.ts";
 import type { Job } from "../src/jobs/schema.ts";
@@ -82,7 +84,7 @@ describe("a corrupt video ends with a clear error", () => {
 });
 
 describe("the planner", () => {
-  it("reads under 1% of a long file's bytes, and batches point at keyframes only", async () => {
+  it("reads under 1% of a long file's bytes; batches point at keyframes only, and consumers read only those", async () => {
     const clips = 120;
     const { id, batches } = await createJob({ video: "api/long.mp4", clipsPerVideo: clips });
     const job = await getJob(id);
@@ -105,6 +107,15 @@ describe("the planner", () => {
     // Clip k of N starts at k·(D − c)/(N − 1): the first at 0, the last ending at the end.
     expect(planned[0].start).toBe(0);
     expect(planned.at(-1)!.end).toBeCloseTo(job.video.durationSeconds, 6);
+
+    // A consumer reads its clips' keyframes and nothing else (close ranges are read together: at most COALESCE_GAP between).
+    for (const b of batches.slice(0, 5)) {
+      const { results, bytesRead } = await classifyBatch(env, b, b.clips);
+      expect(results.map((r) => r.id)).toEqual(b.clips.map((c) => c.id));
+      const keyframeBytes = b.samples.reduce((n, s) => n + s.size, 0);
+      expect(bytesRead).toBeGreaterThanOrEqual(keyframeBytes);
+      expect(bytesRead).toBeLessThanOrEqual(keyframeBytes + (b.samples.length - 1) * COALESCE_GAP);
+    }
 
     // The consumers, one invocation after another in this one isolate (a deployment runs many at once).
     const t0 = performance.now();

@@ -11,7 +11,7 @@ import { classifyPlannedClips } from "../classify-clips.ts";
 import { ApiError, userError } from "../errors.ts";
 import type { Bindings } from "../middleware.ts";
 import { getModel } from "../models.ts";
-import { r2Source } from "../mp4/source.ts";
+import { MeteredSource, r2Source } from "../mp4/source.ts";
 import { TagBatchSchema, type TagBatch } from "./batches.ts";
 import { coordinatorFor, type ErrorNote } from "./coordinator.ts";
 import type { ClipFailure, ClipResult, PlannedClip } from "./schema.ts";
@@ -46,15 +46,16 @@ function bytesOf(base64: string): Uint8Array {
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 }
 
-/** The given clips of one batch → their results. */
-export async function classifyBatch(env: Bindings, body: TagBatch, clips: PlannedClip[]): Promise<ClipResult[]> {
+/** The given clips of one batch → their results, and the bytes read for them (only their keyframes' ranges). */
+export async function classifyBatch(env: Bindings, body: TagBatch, clips: PlannedClip[]): Promise<{ results: ClipResult[]; bytesRead: number }> {
   const model = await getModel(env.MODELS, body.model.id, body.model.version);
   const { manifest } = model;
   if (manifest.model.sha256 !== body.model.sha256) {
     throw userError(409, "model_changed", `model ${manifest.id}@${manifest.version} was replaced after the job was planned`, "a model version that stays in place until its job ends");
   }
-  const source = await r2Source(env.VIDEOS, body.video.key, body.video.etag);
-  return classifyPlannedClips(source, bytesOf(body.video.avcC), body.samples, clips, model, body.topk);
+  const source = new MeteredSource(await r2Source(env.VIDEOS, body.video.key, body.video.etag));
+  const results = await classifyPlannedClips(source, bytesOf(body.video.avcC), body.samples, clips, model, body.topk);
+  return { results, bytesRead: source.bytesRead };
 }
 
 /** The user's video or model is at fault (a 4xx ApiError): retrying cannot help. */
@@ -76,8 +77,9 @@ async function handleBatch(message: Message<unknown>, env: Bindings, faults: Fau
     if (pending.length === 0) return "skipped: every clip has a result";
     clips = body.clips.filter((c) => pending.includes(c.id));
     if (faults.fails(body.batch, message.attempts)) throw new Error(`injected fault (FAULT_INJECTION) on batch ${body.batch}, attempt ${message.attempts}`);
-    const { stored, duplicates } = await job.report(await classifyBatch(env, body, clips));
-    return `reported: ${stored} stored, ${duplicates} already there`;
+    const { results, bytesRead } = await classifyBatch(env, body, clips);
+    const { stored, duplicates } = await job.report(results);
+    return `reported: ${stored} stored, ${duplicates} already there; read ${bytesRead} bytes`;
   } catch (error) {
     const why = note(error);
     if (permanent(error)) {
