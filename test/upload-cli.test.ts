@@ -39,13 +39,22 @@ interface Seen {
   dropped: boolean;
 }
 
+/** What the proxy does with a request: forward it (false), drop its connection halfway (true), or answer 429 itself. */
+type Policy = (req: IncomingMessage, n: number) => boolean | 429;
+
 /** Forwards to the Worker; `drop` decides which requests lose their connection halfway through. */
-function proxy(target: string, seen: Seen[], drop: { current: (req: IncomingMessage, n: number) => boolean }): Promise<{ server: Server; url: string }> {
+function proxy(target: string, seen: Seen[], drop: { current: Policy }): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
     const path = req.url ?? "/";
     const n = seen.filter((s) => s.method === req.method && s.path === path).length;
-    const dropped = drop.current(req, n);
+    const action = drop.current(req, n);
+    const dropped = action === true;
     seen.push({ method: req.method ?? "", path, dropped });
+    if (action === 429) {
+      req.resume();
+      res.writeHead(429, { "retry-after": "1", "content-type": "application/json" }).end('{"error":{"code":"rate_limited","message":"slow down"}}');
+      return;
+    }
     if (dropped) {
       req.once("data", () => req.socket.destroy());
       return;
@@ -78,7 +87,7 @@ describe("npm run upload", { timeout: 240_000 }, () => {
   let server: Server;
   let url = "";
   const seen: Seen[] = [];
-  const drop = { current: (_req: IncomingMessage, _n: number) => false };
+  const drop: { current: Policy } = { current: () => false };
 
   beforeAll(async () => {
     const dist = join(dir, "dist");
@@ -121,6 +130,19 @@ describe("npm run upload", { timeout: 240_000 }, () => {
 
     const object = await (await mf.getR2Bucket("VIDEOS")).get(result.key);
     expect(sha256(new Uint8Array(await object!.arrayBuffer()))).toBe(sha256(bytes));
+  });
+
+  it("waits out the rate limit (429, Retry-After) without using up its tries", async () => {
+    const file = join(dir, "limited.mp4");
+    writeFileSync(file, paddedMp4(PART + 10));
+    // Two 429s for part 1, and --retries 0: only a real failure would end the run.
+    drop.current = (req, n) => (req.method === "PUT" && req.url!.endsWith("/parts/1") && n < 2 ? 429 : false);
+    const before = seen.length;
+    const r = await upload(file, "--url", url, "--part-size", String(PART), "--concurrency", "1", "--retries", "0");
+    drop.current = () => false;
+    expect(r.status, r.stderr).toBe(0);
+    expect(seen.slice(before).filter((s) => s.path.endsWith("/parts/1"))).toHaveLength(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ key: "videos/anonymous/limited.mp4", bytes: PART + 10 });
   });
 
   it("a file that is not a video is refused at completion and not kept; usage mistakes exit 2", async () => {

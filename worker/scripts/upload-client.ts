@@ -84,6 +84,13 @@ export async function uploadFile(file: string, options: UploadOptions): Promise<
         if (res.ok || (res.status < 500 && res.status !== 408 && res.status !== 429)) return res;
         const retryAfter = Number(res.headers.get("retry-after"));
         if (Number.isFinite(retryAfter) && retryAfter > 0) wait = retryAfter * 1000;
+        // The key's rate limit is flow control, not a failure: wait as told, without using up a try.
+        if (res.status === 429) {
+          await res.body?.cancel();
+          n--;
+          await sleep(wait);
+          continue;
+        }
         why = `HTTP ${res.status} ${await res.text().catch(() => "")}`.trim();
       } catch (error) {
         why = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
