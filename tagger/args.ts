@@ -1,11 +1,15 @@
 // `npm run tag -- <files or folders> [options]`: the command line, checked.
 import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { TagError } from "./node-model.ts";
 
 export const FORMATS = ["json", "csv", "vtt", "html"] as const;
 const DEFAULT_FORMATS = "json,csv,vtt";
 export type Format = (typeof FORMATS)[number];
+
+/** The bundled model, wherever the command is run from. */
+export const DEFAULT_MODEL = fileURLToPath(new URL("../models/default", import.meta.url));
 
 export interface TagOptions {
   inputs: string[];
@@ -29,7 +33,7 @@ Folders are searched recursively for .mp4, .m4v and .mov files.
 
   --clips N        clips per video, evenly spaced (default: back to back, video
                    duration / the model's clip duration)
-  --model DIR      model.onnx + manifest.json (default: models/default)
+  --model DIR      model.onnx + manifest.json (default: the bundled models/default)
   --out DIR        output folder (default: tags)
   --workers K      worker threads (default: min(2, cores))
   --threads T      onnxruntime threads per worker (default: max(1, cores / workers))
@@ -54,7 +58,7 @@ export function parseTagArgs(argv: string[], cores = availableParallelism()): Ta
       allowPositionals: true,
       options: {
         clips: { type: "string" },
-        model: { type: "string", default: "models/default" },
+        model: { type: "string", default: DEFAULT_MODEL },
         out: { type: "string", default: "tags" },
         workers: { type: "string" },
         threads: { type: "string" },
