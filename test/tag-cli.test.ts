@@ -1,6 +1,7 @@
 // `npm run tag` end to end: a folder of three real H.264 MP4s (made by ffmpeg
 // here, a few seconds each, different GOPs, B-frames, moov placement,
-// fragmenting) plus a file that is not an MP4, tagged with the bundled model.
+// fragmenting) plus a file that is not an MP4 and an HEVC one, tagged with the
+// bundled model.
 // Outputs must parse as the Worker's Job shape, hold every planned clip once,
 // have segments that tile the clips, and agree clip by clip with what the real
 // Worker bundle (onnxruntime-web in workerd, via Miniflare) answers for the same
@@ -54,6 +55,8 @@ beforeAll(() => {
     execFileSync("ffmpeg", ["-v", "error", "-y", ...args, join(videos, `${name}.mp4`)]);
   }
   writeFileSync(join(videos, "notes.mp4"), "not a video, just text with an .mp4 name\n");
+  // A real MP4 in a codec the decoder does not take.
+  execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=128x72:rate=10", "-t", "1", "-c:v", "libx265", "-x265-params", "log-level=error:pools=1:frame-threads=1", "-tag:v", "hvc1", join(videos, "hevc.mp4")]);
   one = tag(join(work, "out1"), "--workers", "1", join(work, "missing.mp4"));
   two = tag(join(work, "out2"), "--workers", "2", "--no-progress", "--format", "json,csv,vtt,html");
   const dist = join(work, "dist");
@@ -67,15 +70,17 @@ afterAll(async () => {
 });
 
 describe("npm run tag", () => {
-  it("names the bad file and its problem, tags the others, and exits non-zero", () => {
+  it("names each bad file and its problem, tags the others, and exits non-zero", () => {
     for (const run of [one, two]) {
       expect(run.status, run.stderr).toBe(1);
       expect(run.stderr).toMatch(/error: \S*notes\.mp4: it is not an MP4/);
+      expect(run.stderr).toMatch(/error: \S*hevc\.mp4: its video is HEVC \(H\.265, hvc1\); only H\.264/);
       expect(existsSync(join(run.out, "videos", "notes.json"))).toBe(false);
+      expect(existsSync(join(run.out, "videos", "hevc.json"))).toBe(false);
     }
     expect(one.stderr).toMatch(/error: \S*missing\.mp4: no such file or folder/);
-    expect(one.stderr).toContain("tagged 3 of 5 inputs (2 refused)");
-    expect(two.stderr).toContain("tagged 3 of 4 inputs (1 refused)");
+    expect(one.stderr).toContain("tagged 3 of 6 inputs (3 refused)");
+    expect(two.stderr).toContain("tagged 3 of 5 inputs (2 refused)");
     // The progress bar: clips done / total, rate, ETA (a line per step when not a terminal).
     expect(one.stderr).toMatch(new RegExp(`\\] ${3 * CLIPS}/${3 * CLIPS} clips +[\\d.]+ clips/s +ETA 00:00`));
     expect(two.stderr).not.toContain("clips/s  ETA");
