@@ -374,7 +374,7 @@ function jobRoutes(): RouteDoc[] {
 /** The upload routes (worker/src/uploads/routes.ts). */
 function uploadRoutes(): RouteDoc[] {
   const uploadId = z.object({ uploadId: UploadIdSchema });
-  const notFound = error("no such upload (never started, aborted, or its video was refused)");
+  const notFound = error("no such upload (never started, aborted, or its video was refused), or R2 has dropped the unfinished upload (upload_expired)");
   const forbidden = error("the upload belongs to another API key");
   const refused = error(
     "the file is not a usable video (not MP4, not H.264 8-bit 4:2:0, truncated, corrupt, too long): it was deleted; code and message are the indexer's",

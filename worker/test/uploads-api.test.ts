@@ -168,6 +168,18 @@ describe("multipart upload", () => {
     expect(await env.VIDEOS.head(upload.key)).toBeNull();
   });
 
+  it("an upload R2 has dropped (expired) is a 404 that says so, and is forgotten", async () => {
+    const file = paddedMp4(PART + 5);
+    const upload = await start(local, "expired.mp4", file.length);
+    await sendPart(local, upload.uploadId, 1, file);
+    const state = JSON.parse(await (await env.VIDEOS.get(`uploads/${upload.uploadId}/state`))!.text()) as { r2UploadId: string };
+    await env.VIDEOS.resumeMultipartUpload(upload.key, state.r2UploadId).abort(); // as R2's lifecycle rule would
+    const res = await part(local, upload.uploadId, 2, file.subarray(PART));
+    expect((await expectError(res, 404, "upload_expired")).error.message).toContain("no longer exists in R2");
+    await expectError(await local(`/v1/uploads/${upload.uploadId}`), 404, "upload_not_found");
+    expect((await env.VIDEOS.list({ prefix: `uploads/${upload.uploadId}/` })).objects).toEqual([]);
+  });
+
   it.each([
     [{ filename: "../x.mp4", bytes: 10 }, "filename"],
     [{ filename: "a b.mp4", bytes: 10 }, "filename"],

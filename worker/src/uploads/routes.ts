@@ -50,6 +50,18 @@ function notCompleted(state: UploadState): void {
   if (state.completed) throw userError(409, "upload_completed", `upload ${state.id} is already completed as ${state.key}`, "an upload in progress");
 }
 
+/** R2 drops unfinished multipart uploads (after 7 days by default): then the upload's state goes too, and the client hears why. */
+async function inR2<T>(c: Context<AppEnv>, state: UploadState, call: (upload: R2MultipartUpload) => Promise<T>): Promise<T> {
+  try {
+    return await call(c.env.VIDEOS.resumeMultipartUpload(state.key, state.r2UploadId));
+  } catch (error) {
+    // R2's error 10024: "The specified multipart upload does not exist."
+    if (!String((error as Error).message).includes("(10024)")) throw error;
+    await deleteUpload(c.env.VIDEOS, state.id);
+    throw userError(404, "upload_expired", `upload ${state.id} no longer exists in R2 (unfinished uploads are dropped after some days)`, "a new upload: POST /v1/uploads");
+  }
+}
+
 const created = (state: UploadState) => ({ uploadId: state.id, key: state.key, bytes: state.bytes, partSize: state.partSize, parts: state.parts });
 
 export async function createUpload(c: Context<AppEnv>): Promise<Response> {
@@ -91,7 +103,8 @@ export async function putPart(c: Context<AppEnv>): Promise<Response> {
   if (length === undefined || c.req.raw.body === null) throw userError(411, "length_required", `${which}; the request has no Content-Length`, "the part's bytes with a Content-Length header");
   if (Number(length) !== expected) throw userError(400, "wrong_part_size", `${which}, not ${length}`, `${expected} bytes`);
   // Streamed: the part never sits whole in the isolate's memory.
-  const uploaded = await c.env.VIDEOS.resumeMultipartUpload(state.key, state.r2UploadId).uploadPart(n, c.req.raw.body);
+  const body = c.req.raw.body;
+  const uploaded = await inR2(c, state, (upload) => upload.uploadPart(n, body));
   await recordPart(c.env.VIDEOS, state.id, { part: n, etag: uploaded.etag, bytes: expected });
   return c.json({ part: n, bytes: expected, etag: uploaded.etag });
 }
@@ -120,7 +133,7 @@ export async function completeUpload(c: Context<AppEnv>): Promise<Response> {
     const list = missing.length > 10 ? `${missing.slice(0, 10).join(", ")} and ${missing.length - 10} more` : missing.join(", ");
     throw userError(409, "upload_incomplete", `upload ${state.id} is missing part${missing.length > 1 ? "s" : ""} ${list}`, `all ${state.parts} parts (GET /v1/uploads/${state.id} lists those done)`);
   }
-  const object = await bucket.resumeMultipartUpload(state.key, state.r2UploadId).complete(parts.map((p) => ({ partNumber: p.part, etag: p.etag })));
+  const object = await inR2(c, state, (upload) => upload.complete(parts.map((p) => ({ partNumber: p.part, etag: p.etag }))));
   let video: StoredVideo["video"];
   try {
     video = await describeVideo(await r2Source(bucket, state.key));
