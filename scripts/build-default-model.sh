@@ -14,7 +14,7 @@ python="$root/.venv/bin/python"
 
 npx tsx training/cli.ts make-dataset --out "$work/data" --train-per-class 80 --val-per-class 10 --seed 0
 npx tsx training/cli.ts train --data "$work/data" --arch x3d --preset tiny --seed 0 \
-  --epochs 30 --lr 5e-3 --threads 2 --workers 1 --id "$id" --version "$version" --out "$work/run"
+  --threads 2 --workers 1 --id "$id" --version "$version" --out "$work/run"
 rm -rf "$work/compiled"
 npx tsx compiler/cli.ts "$work/run" --out "$work/compiled"
 "$python" -m videotrain evaluate --run "$work/compiled" --list "$work/data/val.txt" --out "$work/compiled/eval-val.json"

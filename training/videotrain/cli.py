@@ -62,7 +62,7 @@ def _train_parser(sub) -> None:
     o = p.add_argument_group("optimization")
     o.add_argument("--epochs", type=int, help="tiny: 30")
     o.add_argument("--batch-size", type=int, help="the global batch (tiny: 16)")
-    o.add_argument("--lr", type=float, help="peak AdamW learning rate (tiny: 1e-3)")
+    o.add_argument("--lr", type=float, help="peak AdamW learning rate (tiny: 5e-3)")
     o.add_argument("--weight-decay", type=float, help="tiny: 0.05")
     o.add_argument("--warmup-epochs", type=float, help="tiny: 1")
     o.add_argument("--label-smoothing", type=float, help="tiny: 0")

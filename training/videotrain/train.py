@@ -84,7 +84,7 @@ class TrainOptions:
     # The recipe: these defaults are training/presets/tiny.json's (a test keeps them equal).
     epochs: int = 30
     batch_size: int = 16
-    lr: float = 1e-3
+    lr: float = 5e-3
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0

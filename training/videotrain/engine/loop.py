@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -68,7 +68,6 @@ class FitResult:
     device: str
     amp: str
     seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def distill_loss(student: torch.Tensor, teacher: torch.Tensor | None, labels: torch.Tensor, *, alpha: float,
