@@ -76,17 +76,30 @@ export function uniformIndices(m: number, t: number): number[] {
   return Array.from({ length: t }, (_, i) => Math.floor((i * (m - 1)) / (t - 1)));
 }
 
-/** The keyframe nearest to `time` (ties go to the earlier one). */
-function nearestKeyframe(video: VideoTimeline, keyframes: number[], time: number): number {
-  let best = keyframes[0];
-  let bestDist = Math.abs(video.frameTimes[best] - time);
-  for (const k of keyframes) {
-    const d = Math.abs(video.frameTimes[k] - time);
-    if (d < bestDist) {
-      best = k;
-      bestDist = d;
-    }
+/** The first i in [0, n) with at(i) >= x (n if none), for ascending at(). */
+function lowerBound(n: number, at: (i: number) => number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (at(mid) < x) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
+
+/**
+ * The first i in [0, n) whose ascending at(i) is nearest to `time`: the same
+ * answer as scanning every i and keeping strict improvements, found by binary
+ * search (a long video has ~10⁵ frames, a job thousands of clips). |at(i) − time|
+ * cannot rise then fall along ascending values (float subtraction is monotonic),
+ * so the nearest lies beside the insertion point; equal times then walk left.
+ */
+function nearest(n: number, at: (i: number) => number, time: number): number {
+  const dist = (i: number) => Math.abs(at(i) - time);
+  const p = lowerBound(n, at, time);
+  let best = p === n || (p > 0 && dist(p - 1) <= dist(p)) ? p - 1 : p;
+  while (best > 0 && dist(best - 1) === dist(best)) best--;
   return best;
 }
 
@@ -103,20 +116,16 @@ export function sampleFrames(video: VideoTimeline, plan: SamplingPlan): SampledC
     const end = start + plan.clipDuration;
     // Frames whose time lies in [start, end); a clip past the last frame falls
     // back to the frame nearest its start so every clip has something to show.
-    const candidates: number[] = [];
-    for (let i = 0; i < times.length; i++) {
-      if (times[i] >= start - EPS && times[i] < end - EPS) candidates.push(i);
-    }
-    if (candidates.length === 0) {
-      let nearest = 0;
-      for (let i = 1; i < times.length; i++) {
-        if (Math.abs(times[i] - start) < Math.abs(times[nearest] - start)) nearest = i;
-      }
-      candidates.push(nearest);
-    }
+    // frameTimes ascend, so they are the range [lo, hi).
+    const at = (i: number) => times[i];
+    const lo = lowerBound(times.length, at, start - EPS);
+    const hi = lowerBound(times.length, at, end - EPS);
+    const candidates = hi > lo ? Array.from({ length: hi - lo }, (_, i) => lo + i) : [nearest(times.length, at, start)];
+    const keyframeAt = (j: number) => times[keyframes[j]];
     const frames = uniformIndices(candidates.length, plan.frames).map((j) => {
       const target = times[candidates[j]];
-      const chosen = plan.frameSelector === "keyframe" ? nearestKeyframe(video, keyframes, target) : candidates[j];
+      // The keyframe nearest the target (ties go to the earlier one).
+      const chosen = plan.frameSelector === "keyframe" ? keyframes[nearest(keyframes.length, keyframeAt, target)] : candidates[j];
       return { index: chosen, time: times[chosen], target };
     });
     return { index, start, end, frames };

@@ -60,3 +60,55 @@ describe("sampling plan: PyTorchVideo semantics by hand", () => {
     expect(uniformIndices(5, 1)).toEqual([0]);
   });
 });
+
+describe("sampling plan: binary search picks what a scan of every frame picks", () => {
+  // The scans sampleFrames replaced (O(frames) per clip and per slot), as the oracle.
+  const EPS = 1e-9;
+  const scanNearest = (ids: number[], times: number[], t: number) => {
+    let best = ids[0];
+    for (const i of ids) if (Math.abs(times[i] - t) < Math.abs(times[best] - t)) best = i;
+    return best;
+  };
+  function scanSample(video: { duration: number; frameTimes: number[]; keyframes: number[] }, plan: ReturnType<typeof SamplingPlanSchema.parse>) {
+    const times = video.frameTimes;
+    const all = times.map((_, i) => i);
+    return clipStarts(video.duration, plan).map((start) => {
+      const end = start + plan.clipDuration;
+      let candidates = all.filter((i) => times[i] >= start - EPS && times[i] < end - EPS);
+      if (candidates.length === 0) candidates = [scanNearest(all, times, start)];
+      return uniformIndices(candidates.length, plan.frames).map((j) => {
+        const target = times[candidates[j]];
+        const chosen = plan.frameSelector === "keyframe" ? scanNearest(video.keyframes, times, target) : candidates[j];
+        return [chosen, times[chosen], target];
+      });
+    });
+  }
+
+  it("on random videos: jittered and repeated frame times, sparse keyframes, more clips than frames", () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 300; trial++) {
+      const count = 1 + Math.floor(random() * 200);
+      const fps = [12, 24, 25, 29.97, 30, 60][trial % 6];
+      const frameTimes: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const t = i / fps + (random() < 0.3 ? random() / fps / 2 : 0);
+        frameTimes.push(random() < 0.05 && i > 0 ? frameTimes[i - 1] : Math.max(t, frameTimes[i - 1] ?? 0));
+      }
+      const gop = 1 + Math.floor(random() * 40);
+      const keyframes = frameTimes.flatMap((_, i) => (i % gop === 0 || random() < 0.02 ? [i] : []));
+      const duration = (frameTimes.at(-1) ?? 0) + 1 / fps + (random() < 0.2 ? random() * 3 : 0);
+      const video = { duration, frameTimes, keyframes };
+      for (const frameSelector of ["uniform", "keyframe"] as const) {
+        const plan = SamplingPlanSchema.parse({
+          clipSampler: trial % 3 === 0 ? { kind: "uniform", stride: 0.25 + random() } : { kind: "constant_clips_per_video", clipsPerVideo: 1 + Math.floor(random() * 64) },
+          clipDuration: 0.1 + random() * 4,
+          frames: 1 + Math.floor(random() * 16),
+          frameSelector,
+        });
+        const got = sampleFrames(video, plan).map((clip) => clip.frames.map((f) => [f.index, f.time, f.target]));
+        expect(got).toStrictEqual(scanSample(video, plan));
+      }
+    }
+  });
+});
