@@ -15,6 +15,8 @@ const USAGE = `usage: npm run train -- [--python PATH] [videotrain train options
   With no options: generates the synthetic dataset in data/synthetic (once; 80
   training and 10 validation clips per class) and trains the tiny X3D preset
   into runs/<timestamp>: the bundled default model's recipe (92.5% val top-1).
+  Without --data (or --train-list) training uses that synthetic set; without
+  --out it writes runs/<timestamp>.
   Any other options go to \`videotrain train\`, e.g.
     npm run train -- --data data/synthetic --arch x3d --preset tiny --epochs 12 --out runs/tiny
     npm run train -- --data DIR --preset x3d_m_kinetics --out runs/x3d-m   (a recipe in training/presets/)
@@ -88,18 +90,23 @@ function main(argv: string[]): void {
 
   let args = rest;
   const commands = ["train", "make-dataset", "evaluate", "check", "frames", "finetune", "distill"];
-  if (args.length === 0) {
-    const data = join(root, "data", "synthetic");
-    if (!existsSync(join(data, "train.txt"))) {
-      // The bundled default model's set (scripts/build-default-model.sh), so the
-      // default command reproduces its recipe and its accuracy.
-      const code = run(python, ["make-dataset", "--out", data, "--train-per-class", "80", "--val-per-class", "10", "--seed", "0"]);
-      if (code !== 0) process.exit(code);
+  if (args.length === 0 || !commands.includes(args[0])) args = ["train", ...args];
+  if (args[0] === "train") {
+    // Training without a dataset uses the synthetic set, without --out a fresh runs/<timestamp>.
+    if (!args.some((a) => ["--data", "--train-list", "-h", "--help"].includes(a.split("=")[0]))) {
+      const data = join(root, "data", "synthetic");
+      if (!existsSync(join(data, "train.txt"))) {
+        // The bundled default model's set (scripts/build-default-model.sh), so the
+        // default command reproduces its recipe and its accuracy.
+        const code = run(python, ["make-dataset", "--out", data, "--train-per-class", "80", "--val-per-class", "10", "--seed", "0"]);
+        if (code !== 0) process.exit(code);
+      }
+      args = [...args, "--data", data];
     }
-    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
-    args = ["train", "--data", data, "--arch", "x3d", "--preset", "tiny", "--out", join(root, "runs", stamp)];
-  } else if (!commands.includes(args[0])) {
-    args = ["train", ...args];
+    if (!args.some((a) => ["--out", "-h", "--help"].includes(a.split("=")[0]))) {
+      const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+      args = [...args, "--out", join(root, "runs", stamp)];
+    }
   }
   if (gpus > 1 && args[0] !== "train") fail(`--gpus applies to training, not to ${args[0]}`);
   process.exit(run(python, args, gpus));
