@@ -1,15 +1,22 @@
 // npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V]
 // npm run compile -- inspect model.onnx
+// npm run compile -- prune <run dir | model.onnx> --ratio R [--out DIR] ... (compiler/prune/command.ts)
 import { parseArgs } from "node:util";
 import { CompileError, isUserError } from "./errors.ts";
 import { inspectModel } from "./inspect.ts";
 import { loadModel } from "./ir/index.ts";
 import { compile } from "./pipeline.ts";
+import { PRUNE_USAGE, pruneCommand } from "./prune/command.ts";
 
 const USAGE = `usage: npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V]
-       npm run compile -- inspect <model.onnx>`;
+       npm run compile -- inspect <model.onnx>
+${PRUNE_USAGE.replace("usage: ", "       ")}`;
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === "prune") {
+    await pruneCommand(argv.slice(1), (line) => console.log(line));
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -157,6 +157,6 @@ describe("refusals name the node and the reason", () => {
     const model = n.head(n.b.node("Relu", [n.conv(n.input(3), 3, 8)]), 8);
     expect(() => prune(model.graph, {})).toThrow("prune: prune config: (config): give a ratio, per-layer ratios (layers) or a budget");
     expect(() => prune(model.graph, { ratio: 1.5 })).toThrow(/ratio: Too big/);
-    expect(() => prune(model.graph, { layers: [{ match: "nope", ratio: 0.5 }] })).toThrow('prune: layers: "nope" matches no prunable layer');
+    expect(() => prune(model.graph, { layers: [{ match: "nope", ratio: 0.5 }] })).toThrow('prune: layers: "nope" matches no layer');
   });
 });

@@ -121,7 +121,7 @@ function prepare(graph: Graph, config: PruneConfig, options: PruneOptions): Prep
   const { scores, notes } = unitScores(graph, analysis, { ...config, ...options });
   for (const rule of config.layers) {
     const group = analysis.groups.find((g) => g.producers.some((p) => matchesLayer(rule.match, p)));
-    if (!group) throw new CompileError(`prune: layers: "${rule.match}" matches no prunable layer`);
+    if (!group) throw new CompileError(`prune: layers: "${rule.match}" matches no layer`);
     if (group.locked && rule.ratio > 0) throw new CompileError(`prune: layers: "${rule.match}" cannot be pruned: ${group.locked}`);
   }
   return { graph, config, analysis, scores, notes, before: graphCost(graph) };

@@ -335,6 +335,10 @@ def _run(args: argparse.Namespace) -> int:
             print(f"warning: {len(result['skipped'])} unreadable videos skipped (listed in the JSON)")
         return 0
 
+    if args.command == "taylor":
+        from .engine.taylor import run_taylor
+
+        return run_taylor(args)
     if args.command in ("finetune", "distill"):
         from .engine.run import run_engine
 

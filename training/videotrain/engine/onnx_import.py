@@ -377,6 +377,8 @@ class OnnxModule(nn.Module):
                 self.register_buffer(key, value)
             self.initializer_names[name] = key
         self._constants: dict[str, str] = {}
+        # Called with (value name, tensor) for every node output: how `taylor` taps activations.
+        self.observe: Callable[[str, torch.Tensor], None] | None = None
         self.nodes: list[tuple[str, list[str], list[str], dict[str, Any], str]] = []
         for i, node in enumerate(graph.node):
             label = node.name or f"#{i} {node.op_type}"
@@ -411,6 +413,8 @@ class OnnxModule(nn.Module):
                                       f"{[tuple(a.shape) if a is not None else None for a in args]}: {e}") from e
             for name, value in zip(outputs, result if isinstance(result, tuple) else (result,)):
                 env[name] = value
+                if self.observe is not None:
+                    self.observe(name, value)
         return env[self.output_name]
 
 

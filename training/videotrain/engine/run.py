@@ -14,7 +14,7 @@ from .progress import Progress
 
 
 def add_parsers(sub) -> None:
-    """The finetune and distill subcommands of `videotrain`."""
+    """The finetune, distill and taylor subcommands of `videotrain`."""
     for name, text in (
         ("finetune", "continue training a model (ONNX + manifest, or a run dir), optionally distilling from a teacher"),
         ("distill", "train a zoo student against an ONNX teacher (KL on softened logits + label cross-entropy)"),
@@ -24,6 +24,9 @@ def add_parsers(sub) -> None:
         p.add_argument("--config", required=True, help="JSON config (relative paths in it start from its directory)")
         p.add_argument("--events", help="append the JSON-lines events to this file instead of stdout")
         p.add_argument("--quiet", action="store_true", help="no human progress on stderr")
+    from .taylor import add_parser as taylor_parser  # per-channel importance for the compiler's pruner
+
+    taylor_parser(sub)
 
 
 def run_engine(command: str, config: str | Path, events: str | Path | None = None, quiet: bool = False) -> int:

@@ -1,0 +1,173 @@
+// `npm run compile -- prune <run dir | model.onnx> [--ratio R | --macs N | --params N | --latency-ms MS]
+//   [--layer MATCH=RATIO]... [--granularity G] [--importance l1|bn|taylor] [--aggregate sum|mean|max]
+//   [--taylor scores.json | --taylor-data DIR] [--config prune.json] [--keep-bn] [--out DIR]
+//   [--finetune DATA_DIR [--epochs N]]`
+// Folds BN first (the compiler's passes) unless --keep-bn, prunes, checks the
+// result against the zeroed original, writes model.onnx + manifest.json +
+// prune-report.json (every group: producers, channels, kept, or why locked),
+// then optionally fine-tunes it with distillation from the unpruned model
+// (into DIR/finetuned).
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { compiledManifest, readInputArtifact, writeArtifact } from "../artifact.ts";
+import { CompileError } from "../errors.ts";
+import { decodeModel, defaultOpset, encodeModel, validateModel, type Model } from "../ir/index.ts";
+import { COMPILE_PASSES, runPasses } from "../pipeline.ts";
+import { zeroDropped } from "./apply.ts";
+import { batchOne } from "./batch.ts";
+import type { PruneConfigInput } from "./config.ts";
+import { parsePruneConfig, prune, pruneToLatency, type PruneResult } from "./index.ts";
+import { latencyOf, measureLatency } from "./latency.ts";
+import { finetunePruned } from "./finetune.ts";
+import { computeTaylorScores, readTaylorScores } from "./taylor.ts";
+import { outputDifference } from "../testing/parity.ts";
+
+export const PRUNE_USAGE = `usage: npm run compile -- prune <run dir | model.onnx> (--ratio R | --layer MATCH=RATIO ... | --macs N | --params N | --latency-ms MS)
+         [--granularity G] [--importance l1|bn|taylor] [--aggregate sum|mean|max] [--taylor SCORES.json]
+         [--taylor-data DATA_DIR] [--config PRUNE.json] [--keep-bn] [--out DIR] [--finetune DATA_DIR [--epochs N]]`;
+
+/** Largest |pruned - zeroed original| accepted; anything above is a pruner bug. */
+const EXACTNESS_LIMIT = 1e-4;
+
+export interface PruneCommandResult {
+  readonly modelPath: string;
+  readonly manifestPath: string;
+  readonly reportPath: string;
+  readonly result: PruneResult;
+  /** The fine-tuned artifact's directory, with --finetune. */
+  readonly finetuned?: string;
+}
+
+export async function pruneCommand(argv: string[], log: (line: string) => void): Promise<PruneCommandResult> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: "string" },
+        ratio: { type: "string" },
+        layer: { type: "string", multiple: true },
+        macs: { type: "string" },
+        params: { type: "string" },
+        "latency-ms": { type: "string" },
+        granularity: { type: "string" },
+        importance: { type: "string" },
+        aggregate: { type: "string" },
+        taylor: { type: "string" },
+        config: { type: "string" },
+        "taylor-data": { type: "string" },
+        "keep-bn": { type: "boolean" },
+        finetune: { type: "string" },
+        epochs: { type: "string" },
+      },
+    });
+  } catch (e) {
+    throw new CompileError(`${(e as Error).message}\n${PRUNE_USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new CompileError(`prune takes one run dir or model.onnx\n${PRUNE_USAGE}`);
+  const config = await configFrom({ ...values, ...(values["taylor-data"] && { importance: "taylor" }) });
+
+  const input = await readInputArtifact(positionals[0]);
+  const outDir = values.out ?? join(input.dir, "pruned");
+  const original = decodeModel(input.modelBytes, input.modelPath);
+  const { graph: folded, records } = values["keep-bn"] ? { graph: original.graph, records: [] } : runPasses(original.graph, COMPILE_PASSES, log);
+  const model: Model = { ...original, graph: folded };
+  let taylor = values.taylor ? await readTaylorScores(values.taylor) : undefined;
+  if (values["taylor-data"]) {
+    log(`taylor: scoring channels with the training engine on ${values["taylor-data"]}`);
+    taylor = await computeTaylorScores({ model, manifestPath: input.manifestPath, data: values["taylor-data"] });
+  }
+  const options = { teacher: original.graph, ...(taylor && { taylor }) };
+  let result: PruneResult;
+  if (config.budget && "latencyMs" in config.budget) {
+    const baseline = await measureLatency(model);
+    log(`latency before pruning: ${baseline.toFixed(2)} ms (onnxruntime-node, 1 thread)`);
+    result = await pruneToLatency(model.graph, config, latencyOf(model), { ...options, log });
+  } else {
+    result = prune(model.graph, config, options);
+  }
+  log(`prune: ${result.summary}`);
+  for (const g of result.groups) {
+    const state = g.locked ? `locked: ${g.locked}` : `${g.channels} -> ${g.kept}`;
+    log(`  ${g.producers.join(", ")}: ${state}`);
+  }
+
+  const pruned: Model = { ...model, graph: result.graph, producerName: "edgevid-compiler", producerVersion: "" };
+  validateModel(pruned, "pruned model");
+  const exact = await outputDifference(batchOne({ ...model, graph: zeroDropped(model.graph, result.analysis, result.keep) }), batchOne(pruned));
+  log(`exactness: max |pruned - zeroed original| ${exact.toExponential(2)} (limit ${EXACTNESS_LIMIT})`);
+  if (!(exact <= EXACTNESS_LIMIT)) throw new CompileError(`${input.modelPath}: pruned model differs from the zeroed original by ${exact}; this is a pruner bug`);
+
+  const bytes = encodeModel(pruned);
+  const manifest = compiledManifest({
+    parent: input.manifest,
+    modelBytes: bytes,
+    opset: defaultOpset(pruned)!,
+    passes: [...records, { name: "prune", params: { ...config }, summary: result.summary }],
+    createdAt: new Date(),
+    source: join(outDir, "manifest.json"),
+  });
+  const written = await writeArtifact(outDir, bytes, manifest);
+  const reportPath = join(outDir, "prune-report.json");
+  await writeFile(reportPath, `${JSON.stringify({ config, before: result.before, after: result.after, groups: result.groups }, null, 2)}\n`);
+  log(`wrote ${written.modelPath} (${bytes.length} bytes), ${written.manifestPath} and ${reportPath}`);
+  if (!values.finetune) return { ...written, reportPath, result };
+
+  const finetuned = join(outDir, "finetuned");
+  const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
+  if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new CompileError(`--epochs: "${values.epochs}" is not a whole number >= 1`);
+  log(`finetune: distilling from ${input.modelPath} on ${values.finetune} -> ${finetuned}`);
+  const done = await finetunePruned({
+    model: { onnx: written.modelPath, manifest: written.manifestPath },
+    teacher: { onnx: input.modelPath, manifest: input.manifestPath },
+    data: values.finetune,
+    out: finetuned,
+    epochs,
+    log,
+  });
+  log(`finetune: ${JSON.stringify(done.metrics)}`);
+  return { ...written, reportPath, result, finetuned };
+}
+
+type Flags = Record<string, string | string[] | boolean | undefined>;
+
+/** The config file (if any) with the flags on top, validated. */
+async function configFrom(values: Flags): Promise<ReturnType<typeof parsePruneConfig>> {
+  const source = typeof values.config === "string" ? values.config : "flags";
+  let base: Record<string, unknown> = {};
+  if (typeof values.config === "string") {
+    try {
+      base = JSON.parse(await readFile(values.config, "utf8"));
+    } catch (e) {
+      throw new CompileError(`${values.config}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    }
+  }
+  const number = (flag: string) => {
+    const v = values[flag];
+    if (typeof v !== "string") return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new CompileError(`--${flag}: "${v}" is not a number\n${PRUNE_USAGE}`);
+    return n;
+  };
+  const layers = (values.layer as string[] | undefined)?.map((spec) => {
+    const at = spec.lastIndexOf("=");
+    const ratio = Number(spec.slice(at + 1));
+    if (at < 1 || !Number.isFinite(ratio)) throw new CompileError(`--layer: "${spec}" is not MATCH=RATIO\n${PRUNE_USAGE}`);
+    return { match: spec.slice(0, at), ratio };
+  });
+  const budgets = [["macs", number("macs")], ["params", number("params")], ["latencyMs", number("latency-ms")]].filter(([, v]) => v !== undefined);
+  if (budgets.length > 1) throw new CompileError(`give one budget (--macs, --params or --latency-ms)\n${PRUNE_USAGE}`);
+  const config: PruneConfigInput = {
+    ...base,
+    ...(number("ratio") !== undefined && { ratio: number("ratio") }),
+    ...(layers && { layers }),
+    ...(budgets.length === 1 && { budget: Object.fromEntries(budgets) as PruneConfigInput["budget"] }),
+    ...(number("granularity") !== undefined && { granularity: number("granularity") }),
+    ...(typeof values.importance === "string" && { importance: values.importance as PruneConfigInput["importance"] }),
+    ...(typeof values.aggregate === "string" && { aggregate: values.aggregate as PruneConfigInput["aggregate"] }),
+  };
+  return parsePruneConfig(config, source);
+}

@@ -1,0 +1,41 @@
+// Fine-tuning a pruned graph with distillation from the unpruned model:
+// `videotrain finetune --config` through the engine's ONNX importer. The
+// engine writes model.onnx + manifest.json (parent: the pruned model, passes:
+// its passes + finetune) into `out`.
+import { writeFile } from "node:fs/promises";
+import { runEngine, type EngineEvent } from "./engine-call.ts";
+
+export interface FinetuneRun {
+  /** The pruned artifact (model.onnx + manifest.json). */
+  readonly model: { readonly onnx: string; readonly manifest: string };
+  /** The unpruned model it distills from. */
+  readonly teacher: { readonly onnx: string; readonly manifest: string };
+  readonly data: string;
+  /** A new directory for the engine's outputs. */
+  readonly out: string;
+  readonly epochs?: number;
+  readonly batchSize?: number;
+  readonly threads?: number;
+  readonly alpha?: number;
+  readonly temperature?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** Runs the fine-tune; resolves with the engine's result event (outputs, metrics). */
+export async function finetunePruned(run: FinetuneRun): Promise<EngineEvent> {
+  const config = {
+    out: run.out,
+    data: { dir: run.data },
+    model: run.model,
+    teacher: run.teacher,
+    distillation: { alpha: run.alpha ?? 0.7, temperature: run.temperature ?? 4 },
+    train: { epochs: run.epochs ?? 5, batchSize: run.batchSize ?? 8, threads: run.threads ?? 1, workers: 0 },
+  };
+  const path = `${run.out}.finetune.json`;
+  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+  const log = run.log ?? (() => {});
+  return runEngine(["finetune", "--config", path], (e) => {
+    if (e.event === "teacher") log(`  teacher val ${JSON.stringify(e.val)}`);
+    if (e.event === "epoch") log(`  epoch ${e.epoch}/${e.of}: loss ${Number(e.loss).toFixed(3)}, val ${JSON.stringify(e.val)}`);
+  });
+}
