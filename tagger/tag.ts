@@ -104,15 +104,16 @@ const RENDERERS: Record<Format, (job: Job) => string> = {
   html: renderTimeline,
 };
 
-async function writeOutputs(job: Job, out: string, name: string, formats: Format[]): Promise<string[]> {
-  const written: string[] = [];
+async function writeOutputs(job: Job, out: string, name: string, formats: Format[]): Promise<void> {
   for (const format of formats) {
     const path = join(out, `${name}.${format}`);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, RENDERERS[format](job));
-    written.push(path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, RENDERERS[format](job));
+    } catch (error) {
+      throw new TagError(`cannot write ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
   }
-  return written;
 }
 
 export async function tag(options: TagOptions, stderr: NodeJS.WriteStream = process.stderr): Promise<number> {
@@ -122,6 +123,8 @@ export async function tag(options: TagOptions, stderr: NodeJS.WriteStream = proc
   for (const p of problems) stderr.write(`error: ${p.path}: ${p.message}\n`);
   let refused = problems.length;
   let incomplete = 0;
+  let unwritten = 0;
+  let done = 0;
 
   const planned: PlannedVideo[] = [];
   for (const input of videos) {
@@ -157,7 +160,14 @@ export async function tag(options: TagOptions, stderr: NodeJS.WriteStream = proc
           const first = job.failures[0];
           progress.log(`error: ${problem(video.input.path, first.message)} (${job.failures.length} of ${job.progress.total} clips failed)`);
         }
-        await writeOutputs(job, options.out, video.input.name, options.formats);
+        try {
+          await writeOutputs(job, options.out, video.input.name, options.formats);
+          if (job.status === "completed") done++;
+        } catch (error) {
+          if (!(error instanceof TagError)) throw error;
+          unwritten++;
+          progress.log(`error: ${video.input.path}: ${error.message}`);
+        }
       }),
     );
   } finally {
@@ -166,12 +176,16 @@ export async function tag(options: TagOptions, stderr: NodeJS.WriteStream = proc
   }
   const seconds = (performance.now() - t0) / 1000;
   const inputs = videos.length + problems.length;
-  const why = [incomplete > 0 ? `${incomplete} with failed clips` : "", refused > 0 ? `${refused} refused` : ""].filter(Boolean).join(", ");
+  const why = [
+    incomplete > 0 ? `${incomplete} with failed clips` : "",
+    refused > 0 ? `${refused} refused` : "",
+    unwritten > 0 ? `${unwritten} not written` : "",
+  ].filter(Boolean).join(", ");
   stderr.write(
-    `tagged ${planned.length - incomplete} of ${inputs} inputs${why ? ` (${why})` : ""}: ${total} clips in ${seconds.toFixed(1)} s ` +
+    `tagged ${done} of ${inputs} inputs${why ? ` (${why})` : ""}: ${total} clips in ${seconds.toFixed(1)} s ` +
       `(${(total / seconds).toFixed(2)} clips/s, ${plural(options.workers, "worker")} × ${plural(options.threads, "thread")}); outputs in ${options.out}\n`,
   );
-  return refused + incomplete > 0 ? 1 : 0;
+  return refused + incomplete + unwritten > 0 ? 1 : 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
