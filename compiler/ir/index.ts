@@ -12,3 +12,4 @@ export { inferShapes, inferTypes } from "./shapes.ts";
 export { graphCost, nodeMacs, type ActivationMemory, type GraphCost, type NodeCost } from "./cost.ts";
 export { GraphBuilder, attr, makeModel, makeNode, makeTensor, valueInfo } from "./build.ts";
 export * from "./graph.ts";
+export { findSqueezeExcite, findSwish, isGlobalPool, type SqueezeExcite, type Swish } from "./patterns.ts";

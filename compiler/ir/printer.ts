@@ -1,8 +1,10 @@
 // A text form of a graph for people: one line per node,
 //   %23 = Conv(%video, %w0, %b0) {kernel_shape=[3,3,3], group=1} : float32[1,24,8,32,32]
-// Types show once known (declared, or written by inferShapes).
+// Types show once known (declared, or written by inferShapes). A Swish's Mul
+// and a squeeze-excite block's scaling Mul say so (patterns.ts).
 import { elementCount } from "./dtype.ts";
 import { subgraphsOf } from "./graph.ts";
+import { findSqueezeExcite, findSwish } from "./patterns.ts";
 import type { Attribute, Dim, Graph, Node, Tensor, TensorType } from "./types.ts";
 
 export function printGraph(graph: Graph): string {
@@ -19,21 +21,26 @@ function printLines(graph: Graph, indent: string): string[] {
   const lines = [`${indent}graph ${quote(graph.name)}(${signature(inputs)}) -> (${signature(graph.outputs)}) {`];
   const inner = `${indent}  `;
   for (const t of graph.initializers) lines.push(`${inner}${value(t.name)} = ${formatTensor(t)}`);
-  for (const node of graph.nodes) {
-    lines.push(`${inner}${formatNode(node, types)}`);
+  const notes = new Map<number, string>([
+    ...findSwish(graph).map((s) => [s.mul, "[swish]"] as const),
+    ...findSqueezeExcite(graph).map((se) => [se.scale, "[squeeze-excite]"] as const),
+  ]);
+  for (const [i, node] of graph.nodes.entries()) {
+    lines.push(`${inner}${formatNode(node, types, notes.get(i))}`);
     for (const sub of subgraphsOf(node)) lines.push(...printLines(sub, `${inner}  `));
   }
   lines.push(`${inner}return ${graph.outputs.map((o) => value(o.name)).join(", ")}`, `${indent}}`);
   return lines;
 }
 
-function formatNode(node: Node, types: ReadonlyMap<string, TensorType>): string {
+function formatNode(node: Node, types: ReadonlyMap<string, TensorType>, note?: string): string {
   const outputs = node.outputs.map(value).join(", ");
   const op = node.domain ? `${node.domain}.${node.op}` : node.op;
   const attrs = Object.entries(node.attributes).map(([k, a]) => `${k}=${formatAttribute(a)}`);
   const known = node.outputs.filter((o) => o && types.has(o));
   const type = known.length ? ` : ${node.outputs.filter((o) => o).map((o) => formatType(types.get(o))).join(", ")}` : "";
-  const name = node.name ? `  # ${node.name}` : "";
+  const comment = [node.name, note].filter(Boolean).join(" ");
+  const name = comment ? `  # ${comment}` : "";
   return `${outputs} = ${op}(${node.inputs.map(value).join(", ")})${attrs.length ? ` {${attrs.join(", ")}}` : ""}${type}${name}`;
 }
 
