@@ -11,29 +11,48 @@ export interface LatencyOptions {
   readonly threads?: number;
 }
 
-/** Median milliseconds per run of the model on a random clip (batch 1). */
-export async function measureLatency(model: Model, options: LatencyOptions = {}): Promise<number> {
-  const { runs = 10, warmup = 2, threads = 1 } = options;
+/** A session on a random clip (batch 1) that times single runs. */
+export interface Timer {
+  readonly time: () => Promise<number>;
+  readonly release: () => Promise<void>;
+}
+
+export async function openTimer(model: Model, threads = 1): Promise<Timer> {
   const fixed = batchOne(model);
   const session = await ort.InferenceSession.create(encodeModel(fixed), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     logSeverityLevel: 3,
   });
-  try {
-    const feeds = Object.fromEntries(
-      randomInputs(fixed, 1).map((t) => [t.name, new ort.Tensor("float32", t.data as Float32Array, [...t.dims])]),
-    );
-    const times: number[] = [];
-    for (let i = 0; i < warmup + runs; i++) {
+  const feeds = Object.fromEntries(
+    randomInputs(fixed, 1).map((t) => [t.name, new ort.Tensor("float32", t.data as Float32Array, [...t.dims])]),
+  );
+  return {
+    time: async () => {
       const start = performance.now();
       await session.run(feeds);
-      if (i >= warmup) times.push(performance.now() - start);
-    }
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)];
+      return performance.now() - start;
+    },
+    release: () => session.release(),
+  };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Median milliseconds per run of the model on a random clip (batch 1), after warm-up runs. */
+export async function measureLatency(model: Model, options: LatencyOptions = {}): Promise<number> {
+  const { runs = 10, warmup = 2, threads = 1 } = options;
+  const timer = await openTimer(model, threads);
+  try {
+    for (let i = 0; i < warmup; i++) await timer.time();
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) times.push(await timer.time());
+    return median(times);
   } finally {
-    await session.release();
+    await timer.release();
   }
 }
 
