@@ -14,6 +14,8 @@ import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, startBundledWorker } from "../worker/scripts/local-worker.ts";
 import { JobSchema, type Job } from "../worker/src/jobs/schema.ts";
+import { expandInputs } from "../tagger/inputs.ts";
+import { formatDuration, Progress } from "../tagger/progress.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), "edgevid-tag-"));
@@ -173,5 +175,43 @@ describe("npm run tag", () => {
       expect(b.tags).toEqual(a.tags);
       expect(b.segments).toEqual(a.segments);
     }
+  });
+});
+
+describe("npm run tag's inputs and progress line", () => {
+  it("finds videos in folders recursively, keeps their layout in output names, numbers clashes", async () => {
+    const dir = join(work, "layout");
+    for (const f of ["top/a/x.mp4", "top/b/x.MOV", "top/b/readme.txt", "top/c.m4v", "empty/.keep", "other/x.mp4"]) {
+      mkdirSync(join(dir, f, ".."), { recursive: true });
+      writeFileSync(join(dir, f), "");
+    }
+    const { videos, problems } = await expandInputs([join(dir, "top"), join(dir, "other", "x.mp4"), join(dir, "empty"), join(dir, "nope.mp4")]);
+    expect(videos.map((v) => v.name)).toEqual(["top/a/x", "top/b/x", "top/c", "x"]);
+    expect(videos[1].path).toBe(join(dir, "top/b/x.MOV"));
+    expect(problems).toEqual([
+      { path: join(dir, "empty"), message: "the folder holds no .mp4/.m4v/.mov files" },
+      { path: join(dir, "nope.mp4"), message: "no such file or folder" },
+    ]);
+    const twice = await expandInputs([join(dir, "other", "x.mp4"), join(dir, "top", "a", "x.mp4")]);
+    expect(twice.videos.map((v) => v.name)).toEqual(["x", "x-2"]);
+  });
+
+  it("shows clips done / total, clips per second and the ETA", () => {
+    let now = 0;
+    const written: string[] = [];
+    const stream = { isTTY: false, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
+    const progress = new Progress(40, { stream, width: 10, now: () => now });
+    now = 2000;
+    progress.add(10);
+    expect(progress.line()).toBe("[###.......] 10/40 clips  5.0 clips/s  ETA 00:06");
+    now = 4000;
+    progress.add(10, 4);
+    expect(progress.line()).toBe("[######....] 24/40 clips, 4 failed  6.0 clips/s  ETA 00:03");
+    // Not a terminal: a line per tenth of the work, not per update.
+    expect(written).toHaveLength(2);
+    progress.add(1);
+    expect(written).toHaveLength(2);
+    expect(formatDuration(3725)).toBe("1:02:05");
+    expect(formatDuration(Infinity)).toBe("--:--");
   });
 });
