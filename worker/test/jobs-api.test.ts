@@ -4,6 +4,7 @@
 // and the signed webhook when a job ends.
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { beforeAll, describe, expect, it, inject } from "vitest";
+import { SEND_BATCH_MESSAGES, type TagBatch } from "../src/jobs/batches.ts";
 import { classifyBatch } from "../src/jobs/consumer.ts";
 import { coordinatorFor } from "../src/jobs/coordinator.ts";
 import { COALESCE_GAP } from "../src/mp4/keyframes.ts";
@@ -47,6 +48,28 @@ describe("POST /v1/jobs refuses", () => {
     await expectError(await call("/v1/jobs", { method: "POST", body: "{", headers: { "content-type": "application/json" } }), 400, "malformed_json");
     await expectError(await call("/v1/jobs/not-a-job"), 400, "invalid_job_id");
     await expectError(await call(`/v1/jobs/job_${"0".repeat(32)}`), 404, "job_not_found");
+  });
+});
+
+describe("a queue that refuses the batches", () => {
+  it("answers 503 and leaves the job `failed` with why (batches already sent are then dropped)", async () => {
+    const queue = recordingQueue();
+    const flaky = Object.assign(Object.create(queue) as typeof queue, {
+      async sendBatch(messages: Iterable<MessageSendRequest<TagBatch>>) {
+        if (queue.calls === 1) throw new Error("queue overloaded");
+        return queue.sendBatch(messages);
+      },
+    });
+    const res = await postJob({ video: "api/high.mp4", clipsPerVideo: 1000 }, { TAG_QUEUE: flaky });
+    await expectError(res, 503, "queue_unavailable");
+    expect(queue.sent).toHaveLength(SEND_BATCH_MESSAGES);
+    const id = queue.sent[0].jobId;
+    const job = await getJob(id);
+    expect(job.status).toBe("failed");
+    expect(job.error).toEqual({ code: "queue_unavailable", message: "the job's batches could not be queued: queue overloaded" });
+    const { acked } = await deliver(queue.sent.slice(0, 2), 1);
+    expect(acked).toHaveLength(2);
+    expect((await getJob(id)).progress.done).toBe(0);
   });
 });
 
