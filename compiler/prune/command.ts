@@ -1,4 +1,4 @@
-// `npm run compile -- prune <run dir | model.onnx> [--ratio R | --macs N | --params N | --latency-ms MS]
+// `npm run compile -- prune <run dir | model.onnx> [--ratio R | --macs N | --params N | --latency-ms MS [--runtime web|node]]
 //   [--layer MATCH=RATIO]... [--granularity G] [--importance l1|bn|taylor] [--aggregate sum|mean|max]
 //   [--taylor scores.json | --taylor-data DIR] [--config prune.json] [--keep-bn] [--out DIR]
 //   [--finetune DATA_DIR [--epochs N]]`
@@ -23,7 +23,7 @@ import { finetunePruned } from "./finetune.ts";
 import { computeTaylorScores, readTaylorScores } from "./taylor.ts";
 import { outputDifference } from "../testing/parity.ts";
 
-export const PRUNE_USAGE = `usage: npm run compile -- prune <run dir | model.onnx> (--ratio R | --layer MATCH=RATIO ... | --macs N | --params N | --latency-ms MS)
+export const PRUNE_USAGE = `usage: npm run compile -- prune <run dir | model.onnx> (--ratio R | --layer MATCH=RATIO ... | --macs N | --params N | --latency-ms MS [--runtime web|node])
          [--granularity G] [--importance l1|bn|taylor] [--aggregate sum|mean|max] [--taylor SCORES.json]
          [--taylor-data DATA_DIR] [--config PRUNE.json] [--keep-bn] [--out DIR] [--finetune DATA_DIR [--epochs N]]`;
 
@@ -61,6 +61,7 @@ export async function pruneCommand(argv: string[], log: (line: string) => void):
         "keep-bn": { type: "boolean" },
         finetune: { type: "string" },
         epochs: { type: "string" },
+        runtime: { type: "string" },
       },
     });
   } catch (e) {
@@ -83,9 +84,11 @@ export async function pruneCommand(argv: string[], log: (line: string) => void):
   const options = { teacher: original.graph, ...(taylor && { taylor }) };
   let result: PruneResult;
   if (config.budget && "latencyMs" in config.budget) {
-    const baseline = await measureLatency(model);
-    log(`latency before pruning: ${baseline.toFixed(2)} ms (onnxruntime-node, 1 thread)`);
-    result = await pruneToLatency(model.graph, config, latencyOf(model), { ...options, log });
+    const runtime = values.runtime ?? "web";
+    if (runtime !== "node" && runtime !== "web") throw new CompileError(`--runtime: "${runtime}" is not node or web\n${PRUNE_USAGE}`);
+    const baseline = await measureLatency(model, { runtime });
+    log(`latency before pruning: ${baseline.toFixed(2)} ms (onnxruntime-${runtime}, 1 thread)`);
+    result = await pruneToLatency(model.graph, config, latencyOf(model, { runtime }), { ...options, log });
   } else {
     result = prune(model.graph, config, options);
   }

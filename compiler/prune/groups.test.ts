@@ -3,8 +3,9 @@
 // is exact against the original with the same channels zeroed.
 import { describe, expect, it } from "vitest";
 import { attr, makeModel, type Model } from "../ir/index.ts";
+import { applyPass } from "../testing/apply-pass.ts";
 import { findGroups } from "./groups.ts";
-import { prune } from "./index.ts";
+import { prune, prunePass } from "./index.ts";
 import { expectExact, NetBuilder } from "./test-support.ts";
 
 /** The group of the channels a node creates, by its output's name. */
@@ -33,6 +34,8 @@ describe("channel groups", () => {
     expect(g.locked).toBeUndefined();
 
     const result = prune(model.graph, { ratio: 0.5 });
+    // As a pass: pure, the input model is untouched.
+    expect(applyPass(prunePass({ ratio: 0.5 }), model).after.graph).toEqual(result.graph);
     const weights = new Map(result.graph.initializers.map((t) => [t.name, t.dims]));
     expect(weights.get("conv1.weight")).toEqual([3, 4, 1, 1, 1]); // conv0's 8 channels went to 4 too
     expect(weights.get("conv3.weight")).toEqual([3, 2, 3, 3, 3]);

@@ -255,7 +255,7 @@ class Walk {
       case "BatchNormalization": return this.batchNorm(node, index, x);
       case "Gemm": return this.gemm(node, index, layouts);
       case "MatMul": return this.matmul(node, index, layouts);
-      case "Transpose": return this.transpose(node, index, x!);
+      case "Transpose": return this.transpose(node, x!);
       case "Flatten": return this.flatten(node, index, x!, getInt(node, "axis", 1));
       case "Reshape": return this.reshape(node, index, x!);
       case "Squeeze": case "Unsqueeze": return this.squeeze(node, index, x!);
@@ -408,10 +408,9 @@ class Walk {
     this.pass(out, x, { axis: aligned[c]!, rank, zero });
   }
 
-  private transpose(node: Node, index: number, x: Layout): void {
+  private transpose(node: Node, x: Layout): void {
     const perm = getInts(node, "perm") ?? Array.from({ length: x.rank }, (_, i) => x.rank - 1 - i);
     this.pass(node.outputs[0], x, { axis: perm.indexOf(x.axis) });
-    void index;
   }
 
   private flatten(node: Node, index: number, x: Layout, axisAttr: number): void {

@@ -1,14 +1,28 @@
-// Latency of a graph in onnxruntime-node (one thread, the CPU kernels that
-// onnxruntime-web compiles to wasm): the median of timed runs after warm-up.
-import * as ort from "onnxruntime-node";
+// Latency of a graph in onnxruntime-node (native CPU kernels) or
+// onnxruntime-web (the wasm build the Worker runs, here in Node), one
+// thread: the median of timed runs after warm-up.
+import * as ortNode from "onnxruntime-node";
 import { encodeModel, type Graph, type Model } from "../ir/index.ts";
 import { randomInputs } from "../testing/parity.ts";
 import { batchOne } from "./batch.ts";
+
+export type Runtime = "node" | "web";
 
 export interface LatencyOptions {
   readonly runs?: number;
   readonly warmup?: number;
   readonly threads?: number;
+  readonly runtime?: Runtime;
+}
+
+/** onnxruntime-node's API; onnxruntime-web's is the same shape. */
+type Ort = typeof ortNode;
+
+async function runtimeModule(runtime: Runtime, threads: number): Promise<Ort> {
+  if (runtime === "node") return ortNode;
+  const web = (await import("onnxruntime-web/wasm")) as unknown as Ort;
+  web.env.wasm.numThreads = threads;
+  return web;
 }
 
 /** A session on a random clip (batch 1) that times single runs. */
@@ -17,7 +31,9 @@ export interface Timer {
   readonly release: () => Promise<void>;
 }
 
-export async function openTimer(model: Model, threads = 1): Promise<Timer> {
+export async function openTimer(model: Model, options: Pick<LatencyOptions, "threads" | "runtime"> = {}): Promise<Timer> {
+  const { threads = 1, runtime = "node" } = options;
+  const ort = await runtimeModule(runtime, threads);
   const fixed = batchOne(model);
   const session = await ort.InferenceSession.create(encodeModel(fixed), {
     intraOpNumThreads: threads,
@@ -44,8 +60,8 @@ export function median(values: readonly number[]): number {
 
 /** Median milliseconds per run of the model on a random clip (batch 1), after warm-up runs. */
 export async function measureLatency(model: Model, options: LatencyOptions = {}): Promise<number> {
-  const { runs = 10, warmup = 2, threads = 1 } = options;
-  const timer = await openTimer(model, threads);
+  const { runs = 10, warmup = 2 } = options;
+  const timer = await openTimer(model, options);
   try {
     for (let i = 0; i < warmup; i++) await timer.time();
     const times: number[] = [];
