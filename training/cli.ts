@@ -5,10 +5,8 @@
 // tiny preset on the synthetic dataset (generated on first use).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+import { join } from "node:path";
+import { defaultPython, PythonMissing, REPO_ROOT as root } from "./python.ts";
 
 const USAGE = `usage: npm run train -- [--python PATH] [videotrain train options]
 
@@ -40,13 +38,12 @@ function findPython(args: string[]): { python: string; rest: string[] } {
     if (!python) fail("--python needs a path to a Python interpreter");
     return { python, rest: [...args.slice(0, i), ...args.slice(i + 2)] };
   }
-  const fromEnv = process.env.EDGEVID_PYTHON;
-  if (fromEnv) return { python: fromEnv, rest: args };
-  const venv = join(root, ".venv", "bin", "python");
-  if (!existsSync(venv)) {
-    fail(`no Python environment at ${venv}.\n  Create it with: npm run setup:python\n  or name an interpreter that has torch and videotrain: npm run train -- --python /path/to/python`);
+  try {
+    return { python: defaultPython(), rest: args };
+  } catch (e) {
+    if (!(e instanceof PythonMissing)) throw e;
+    fail(`${e.message}\n  or name one: npm run train -- --python /path/to/python`);
   }
-  return { python: venv, rest: args };
 }
 
 // --gpus N: how many training processes torchrun starts on this machine.
