@@ -50,6 +50,14 @@ describe("pruning is exact before fine-tuning", () => {
     }
   }
 
+  it("tiny X3D, dynamo export (BN folded by the exporter, pools with ReduceMean)", async () => {
+    const model = await loadModel((await zooExport("x3d", "tiny", "dynamo")).modelPath);
+    const result = prune(model.graph, { ratio: 0.5, granularity: 2 });
+    console.log(`tiny X3D dynamo: ${result.summary}`);
+    expect(result.groups.filter((g) => g.kept < g.channels).length).toBeGreaterThan(20);
+    expect(await exactness(model, result)).toBeLessThanOrEqual(1e-5);
+  });
+
   it("tiny MViTv2: refused with the node and the reason, and the graph is left as it was", async () => {
     const model = await zoo("mvit_v2_s");
     const result = prune(model.graph, { ratio: 0.5 });
