@@ -41,6 +41,8 @@ export function evaluateValues(ctx: RuleContext, types: readonly (TensorType | u
 function toTensor(name: string, v: Value): Tensor {
   const data = allocate(v.dtype, v.data.length);
   v.data.forEach((x, i) => {
+    // INT64_MAX (a Slice's "to the end") is 2^63 as a double, which would wrap
+    // negative: clamp to the largest double below it.
     if (data instanceof BigInt64Array) data[i] = BigInt(Math.trunc(Math.min(Math.max(x, -(2 ** 63)), 2 ** 63 - 1024)));
     else (data as Int32Array | Uint8Array)[i] = x;
   });

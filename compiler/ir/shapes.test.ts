@@ -76,6 +76,27 @@ describe("shape inference", () => {
     expect(types.get("logits")?.shape).toEqual([1, 5]);
   });
 
+  it("evaluates the shape computations exporters emit, so Reshape, Expand and Slice get sizes (onnxruntime agrees)", async () => {
+    const b = new GraphBuilder("shape-ops");
+    const x = b.input("x", "float32", [2, 3, 4, 5]);
+    const i64 = (name: string, values: bigint[]) => b.initializer(name, "int64", [values.length], BigInt64Array.from(values));
+    const shape = b.node("Shape", [x]);
+    const batch = b.node("Unsqueeze", [b.node("Gather", [shape, b.initializer("zero", "int64", [], BigInt64Array.of(0n))]), i64("ax0", [0n])]);
+    const flat = b.node("Reshape", [x, b.node("Concat", [batch, i64("minus1", [-1n])], { axis: attr.int(0) })]); // [2, 60]
+    // torchscript's Expand target: Where(Equal(s, -1), ones, s)
+    const target = i64("target", [-1n, 60n]);
+    const ones = b.node("ConstantOfShape", [i64("two", [2n])], { value: attr.tensor({ name: "", dtype: "int64", dims: [1], data: BigInt64Array.of(1n) }) });
+    const fixed = b.node("Where", [b.node("Equal", [target, i64("m1", [-1n])]), ones, target]);
+    b.node("Expand", [flat, fixed]);
+    b.node("Range", [b.initializer("s", "int64", [], BigInt64Array.of(1n)), b.node("Size", [x]), b.initializer("d", "int64", [], BigInt64Array.of(40n))]);
+    b.node("Slice", [x, b.node("Slice", [shape, i64("st", [1n]), i64("en", [3n])]), i64("big", [9223372036854775807n, 9223372036854775807n]), i64("axes", [0n, 1n])]);
+    b.node("Split", [flat, i64("parts", [20n, 40n])], { axis: attr.int(1) }, ["left", "right"]);
+    b.node("Einsum", [flat, b.node("Transpose", [flat])], { equation: attr.string("ij,jk->ik") });
+    b.node("LayerNormalization", [x, b.initializer("g", "float32", [5], new Float32Array(5).fill(1))], { axis: attr.int(-1) });
+    const compared = await compareWithOnnxruntime(makeModel(b.build(), [{ domain: "", version: 17 }]));
+    for (const { name, inferred, actual } of compared) expect({ name, ...inferred }).toEqual({ name, ...actual });
+  });
+
   it("writes inferred types into value_info, keeping existing entries' other fields", () => {
     const graph = videoModel().graph;
     const shaped = inferShapes({ ...graph, valueInfo: [{ name: "conv0", docString: "stem" }] });
