@@ -1,10 +1,14 @@
-// Symbolic input dims (the batch) set to 1: random inputs, latency and
+// Symbolic input dims (the batch) set to 1: random inputs, latency, costs and
 // exactness checks need fixed shapes.
-import type { Model } from "../ir/index.ts";
+import type { Graph, Model } from "../ir/index.ts";
 
-export function batchOne(model: Model): Model {
-  const inputs = model.graph.inputs.map((i) =>
+export function batchOneGraph(graph: Graph): Graph {
+  const inputs = graph.inputs.map((i) =>
     i.type?.shape ? { ...i, type: { ...i.type, shape: i.type.shape.map((d) => (typeof d === "number" ? d : 1)) } } : i,
   );
-  return { ...model, graph: { ...model.graph, inputs } };
+  return { ...graph, inputs };
+}
+
+export function batchOne(model: Model): Model {
+  return { ...model, graph: batchOneGraph(model.graph) };
 }

@@ -57,6 +57,9 @@ export function prune(graph: Graph, configInput: PruneConfigInput | PruneConfig,
   if (!config.budget) return finish(prepared, keepByRatio(prepared.analysis, prepared.scores, config));
   const budget = config.budget;
   const [what, limit] = "macs" in budget ? (["macs", budget.macs] as const) : (["params", (budget as { params: number }).params] as const);
+  if (Number.isNaN(prepared.before[what])) {
+    throw new CompileError(`prune: cannot count the graph's ${what} (shape inference does not type every Conv/MatMul/Gemm/Einsum); give a ratio instead`);
+  }
   const fits = (f: number) => {
     const keep = keepGlobal(prepared.analysis, prepared.scores, f, config.granularity);
     return graphCost(applyKeep(graph, prepared.analysis, keep))[what] <= limit ? keep : undefined;
