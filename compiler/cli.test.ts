@@ -39,13 +39,14 @@ describe("npm run compile", () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split("\n");
     expect(lines[0]).toBe(`${join(dir, "teacher.onnx")}: 15 nodes, opset 17`);
-    expect(lines.slice(1, 4).map((l) => l.trim().split(/\s+/).slice(0, 4).join(" "))).toEqual([
+    expect(lines.slice(1, 5).map((l) => l.trim().split(/\s+/).slice(0, 4).join(" "))).toEqual([
       "fold-constants 15 -> 12",
+      "canonicalize-activations 12 -> 12",
       "fold-batchnorm 12 -> 10",
       "eliminate-dead-nodes 10 -> 9",
     ]);
-    expect(lines[4]).toMatch(/^parity: max \|logit difference\| \S+ \(limit 0\.001\)$/);
-    expect(lines[5]).toMatch(new RegExp(`^wrote ${join(dir, "compiled", "model.onnx")} \\(\\d+ bytes\\) and `));
+    expect(lines[5]).toMatch(/^parity: max \|logit difference\| \S+ \(limit 0\.001\)$/);
+    expect(lines[6]).toMatch(new RegExp(`^wrote ${join(dir, "compiled", "model.onnx")} \\(\\d+ bytes\\) and `));
     const manifest = parseManifestJson(await readFile(join(dir, "compiled", "manifest.json"), "utf8"));
     expect(manifest.version).toBe("3-compiled");
     expect(manifest.model.sha256).toBe(sha256Hex(await readFile(join(dir, "compiled", "model.onnx"))));

@@ -34,6 +34,10 @@ describe("compile", () => {
         passes: [
           { name: "train", params: { epochs: 1 } },
           { name: "fold-constants", summary: "converted 1 Constant node to initializers, removed 2 Identity nodes" },
+          {
+            name: "canonicalize-activations",
+            summary: "0 Swish Muls and 0 squeeze-excite gates reordered, 0 ReduceMeans made GlobalAveragePool; 0 squeeze-excite blocks",
+          },
           { name: "fold-batchnorm", summary: "folded 2 BatchNormalization nodes into Conv" },
           { name: "eliminate-dead-nodes", summary: "removed 1 dead node and 9 unused initializers" },
         ],

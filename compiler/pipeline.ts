@@ -5,6 +5,7 @@ import { compiledManifest, readInputArtifact, writeArtifact } from "./artifact.t
 import { CompileError } from "./errors.ts";
 import { checkModelIo } from "./io-check.ts";
 import { decodeModel, defaultOpset, encodeModel, validateModel, type Graph, type Model } from "./ir/index.ts";
+import { canonicalizeActivations } from "./passes/canonicalize-activations.ts";
 import { eliminateDeadNodes } from "./passes/eliminate-dead-nodes.ts";
 import { foldBatchNorm } from "./passes/fold-batch-norm.ts";
 import { foldConstants } from "./passes/fold-constants.ts";
@@ -13,7 +14,7 @@ import { seededRandom, uniform } from "./random.ts";
 import { maxAbsDiff, runModel } from "./runtime.ts";
 
 /** The passes `compile` runs, in order. */
-export const COMPILE_PASSES: readonly Pass[] = [foldConstants, foldBatchNorm, eliminateDeadNodes];
+export const COMPILE_PASSES: readonly Pass[] = [foldConstants, canonicalizeActivations, foldBatchNorm, eliminateDeadNodes];
 
 /** Largest |logit difference| allowed between the input and the compiled model. */
 export const PARITY_LIMIT = 1e-3;

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { VENV_PYTHON } from "./zoo-export.ts";
+import { defaultPython } from "../../training/python.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const SCRIPT = join(import.meta.dirname, "onnx-node-cases.py");
@@ -28,13 +28,14 @@ export interface NodeCase {
 
 /** Generates the cases if needed; returns the index (every case, written or not) and the written cases. */
 export function nodeCases(ops: readonly string[]): { index: NodeCaseIndex; cases: NodeCase[]; dir: string } {
-  const version = execFileSync(VENV_PYTHON, ["-c", "import onnx; print(onnx.__version__)"], { encoding: "utf8" }).trim();
+  const python = defaultPython();
+  const version = execFileSync(python, ["-c", "import onnx; print(onnx.__version__)"], { encoding: "utf8" }).trim();
   const dir = join(root, ".cache/onnx-node-cases", version);
   const sorted = [...ops].sort();
   const key = createHash("sha256").update(readFileSync(SCRIPT)).update(sorted.join(",")).digest("hex");
   const keyFile = join(dir, "key");
   if (!existsSync(keyFile) || readFileSync(keyFile, "utf8") !== key) {
-    execFileSync(VENV_PYTHON, [SCRIPT, "--out", dir, "--ops", sorted.join(",")], { cwd: root, stdio: "pipe" });
+    execFileSync(python, [SCRIPT, "--out", dir, "--ops", sorted.join(",")], { cwd: root, stdio: "pipe" });
     writeFileSync(keyFile, key);
   }
   const index = Index.parse(JSON.parse(readFileSync(join(dir, "index.json"), "utf8")));

@@ -7,9 +7,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { z } from "zod";
+import { defaultPython } from "../../training/python.ts";
 
 const root = resolve(import.meta.dirname, "../..");
-export const VENV_PYTHON = join(root, ".venv/bin/python");
 const SCRIPT = join(import.meta.dirname, "export-zoo.py");
 
 export type Exporter = "torchscript" | "dynamo";
@@ -43,7 +43,7 @@ export async function zooExport(arch: string, preset: string, exporter: Exporter
   const dir = join(root, ".cache/zoo-onnx", `${arch}-${preset}-${exporter}-${sourceHash(args)}`);
   const infoPath = join(dir, "info.json");
   if (!existsSync(infoPath)) {
-    await promisify(execFile)(VENV_PYTHON, [SCRIPT, ...args, "--out", dir], {
+    await promisify(execFile)(defaultPython(), [SCRIPT, ...args, "--out", dir], {
       cwd: root,
       env: { ...process.env, OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
       maxBuffer: 16 << 20,
