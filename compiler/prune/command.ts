@@ -6,7 +6,8 @@
 // result against the zeroed original, writes model.onnx + manifest.json +
 // prune-report.json (every group: producers, channels, kept, or why locked),
 // then optionally fine-tunes it with distillation from the unpruned model
-// (into DIR/finetuned).
+// (into DIR/finetuned). `pruneArtifact` is the same without the flags, for
+// the stage runner (compile.json).
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,9 +17,9 @@ import { decodeModel, defaultOpset, encodeModel, validateModel, type Model } fro
 import { COMPILE_PASSES, runPasses } from "../pipeline.ts";
 import { zeroDropped } from "./apply.ts";
 import { batchOne } from "./batch.ts";
-import type { PruneConfigInput } from "./config.ts";
+import type { PruneConfig, PruneConfigInput } from "./config.ts";
 import { parsePruneConfig, prune, pruneToLatency, type PruneResult } from "./index.ts";
-import { latencyOf, measureLatency } from "./latency.ts";
+import { latencyOf, measureLatency, type Runtime } from "./latency.ts";
 import { finetunePruned } from "./finetune.ts";
 import { computeTaylorScores, readTaylorScores } from "./taylor.ts";
 import { outputDifference } from "../testing/parity.ts";
@@ -70,22 +71,53 @@ export async function pruneCommand(argv: string[], log: (line: string) => void):
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new CompileError(`prune takes one run dir or model.onnx\n${PRUNE_USAGE}`);
   const config = await configFrom({ ...values, ...(values["taylor-data"] && { importance: "taylor" }) });
+  const runtime = values.runtime ?? "web";
+  if (runtime !== "node" && runtime !== "web") throw new CompileError(`--runtime: "${runtime}" is not node or web\n${PRUNE_USAGE}`);
+  const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
+  if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new CompileError(`--epochs: "${values.epochs}" is not a whole number >= 1`);
+  return pruneArtifact(positionals[0], config, {
+    out: values.out,
+    keepBn: values["keep-bn"],
+    taylorFile: values.taylor,
+    taylorData: values["taylor-data"],
+    runtime,
+    ...(values.finetune && { finetune: { data: values.finetune, epochs } }),
+    log,
+  });
+}
 
-  const input = await readInputArtifact(positionals[0]);
-  const outDir = values.out ?? join(input.dir, "pruned");
+export interface PruneArtifactOptions {
+  /** Output directory; default `<input dir>/pruned`. */
+  readonly out?: string;
+  /** Prune the graph as it is instead of after the compiler's passes (BN folding). */
+  readonly keepBn?: boolean;
+  /** Taylor scores: a scores.json, or a dataset to compute them on with the engine. */
+  readonly taylorFile?: string;
+  readonly taylorData?: string;
+  /** Where latency budgets are measured. */
+  readonly runtime?: Runtime;
+  /** Fine-tune the pruned model (distilling from the input model) into `<out>/finetuned`. */
+  readonly finetune?: { readonly data: string; readonly epochs?: number };
+  readonly log?: (line: string) => void;
+}
+
+/** Prunes a run dir or model.onnx (with its manifest) into an artifact: the CLI's and the stage runner's entry. */
+export async function pruneArtifact(inputPath: string, config: PruneConfig, opts: PruneArtifactOptions = {}): Promise<PruneCommandResult> {
+  const log = opts.log ?? (() => {});
+  const input = await readInputArtifact(inputPath);
+  const outDir = opts.out ?? join(input.dir, "pruned");
   const original = decodeModel(input.modelBytes, input.modelPath);
-  const { graph: folded, records } = values["keep-bn"] ? { graph: original.graph, records: [] } : runPasses(original.graph, COMPILE_PASSES, log);
+  const { graph: folded, records } = opts.keepBn ? { graph: original.graph, records: [] } : runPasses(original.graph, COMPILE_PASSES, log);
   const model: Model = { ...original, graph: folded };
-  let taylor = values.taylor ? await readTaylorScores(values.taylor) : undefined;
-  if (values["taylor-data"]) {
-    log(`taylor: scoring channels with the training engine on ${values["taylor-data"]}`);
-    taylor = await computeTaylorScores({ model, manifestPath: input.manifestPath, data: values["taylor-data"] });
+  let taylor = opts.taylorFile ? await readTaylorScores(opts.taylorFile) : undefined;
+  if (opts.taylorData) {
+    log(`taylor: scoring channels with the training engine on ${opts.taylorData}`);
+    taylor = await computeTaylorScores({ model, manifestPath: input.manifestPath, data: opts.taylorData });
   }
   const options = { teacher: original.graph, ...(taylor && { taylor }) };
   let result: PruneResult;
   if (config.budget && "latencyMs" in config.budget) {
-    const runtime = values.runtime ?? "web";
-    if (runtime !== "node" && runtime !== "web") throw new CompileError(`--runtime: "${runtime}" is not node or web\n${PRUNE_USAGE}`);
+    const runtime = opts.runtime ?? "web";
     const baseline = await measureLatency(model, { runtime });
     log(`latency before pruning: ${baseline.toFixed(2)} ms (onnxruntime-${runtime}, 1 thread)`);
     result = await pruneToLatency(model.graph, config, latencyOf(model, { runtime }), { ...options, log });
@@ -117,18 +149,16 @@ export async function pruneCommand(argv: string[], log: (line: string) => void):
   const reportPath = join(outDir, "prune-report.json");
   await writeFile(reportPath, `${JSON.stringify({ config, before: result.before, after: result.after, groups: result.groups }, null, 2)}\n`);
   log(`wrote ${written.modelPath} (${bytes.length} bytes), ${written.manifestPath} and ${reportPath}`);
-  if (!values.finetune) return { ...written, reportPath, result };
+  if (!opts.finetune) return { ...written, reportPath, result };
 
   const finetuned = join(outDir, "finetuned");
-  const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
-  if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new CompileError(`--epochs: "${values.epochs}" is not a whole number >= 1`);
-  log(`finetune: distilling from ${input.modelPath} on ${values.finetune} -> ${finetuned}`);
+  log(`finetune: distilling from ${input.modelPath} on ${opts.finetune.data} -> ${finetuned}`);
   const done = await finetunePruned({
     model: { onnx: written.modelPath, manifest: written.manifestPath },
     teacher: { onnx: input.modelPath, manifest: input.manifestPath },
-    data: values.finetune,
+    data: opts.finetune.data,
     out: finetuned,
-    epochs,
+    epochs: opts.finetune.epochs,
     log,
   });
   log(`finetune: ${JSON.stringify(done.metrics)}`);
