@@ -1,4 +1,5 @@
 // npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V]
+// npm run compile -- <run dir | model.onnx> --config compile.json [...] (staged: compiler/stages/)
 // npm run compile -- inspect model.onnx
 // npm run compile -- prune <run dir | model.onnx> --ratio R [--out DIR] ... (compiler/prune/command.ts)
 import { parseArgs } from "node:util";
@@ -7,8 +8,13 @@ import { inspectModel } from "./inspect.ts";
 import { loadModel } from "./ir/index.ts";
 import { compile } from "./pipeline.ts";
 import { PRUNE_USAGE, pruneCommand } from "./prune/command.ts";
+import { compileConfigJsonSchema, readCompileConfig } from "./stages/config.ts";
+import { runStages } from "./stages/run.ts";
 
 const USAGE = `usage: npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V]
+       npm run compile -- <run dir | model.onnx> --config compile.json [--out DIR] [--id ID] [--version V]
+         stages student, distill, optimize, prune, finetune as compile.json says, each cached
+       npm run compile -- schema      (prints compile.json's JSON Schema)
        npm run compile -- inspect <model.onnx>
 ${PRUNE_USAGE.replace("usage: ", "       ")}`;
 
@@ -26,6 +32,7 @@ async function main(argv: string[]): Promise<void> {
         out: { type: "string" },
         id: { type: "string" },
         version: { type: "string" },
+        config: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -42,8 +49,16 @@ async function main(argv: string[]): Promise<void> {
     console.log(inspectModel(await loadModel(positionals[1]), positionals[1]));
     return;
   }
+  if (positionals[0] === "schema") {
+    console.log(JSON.stringify(compileConfigJsonSchema(), null, 2));
+    return;
+  }
   if (positionals.length !== 1) throw new CompileError(`expected one run dir or model.onnx\n${USAGE}`);
   const { out, id, version } = values;
+  if (values.config) {
+    await runStages(positionals[0], await readCompileConfig(values.config), { out, id, version });
+    return;
+  }
   await compile(positionals[0], { out, id, version, log: (line) => console.log(line) });
 }
 
