@@ -24,7 +24,7 @@ export function peerQuantize(model: string, clipsDir: string, out: string, optio
   const r = spawnSync(python, [SCRIPT, model, clipsDir, out, "--activation", activation, "--method", method], { encoding: "utf8" });
   if (r.status !== 0) {
     const lines = `${r.stderr ?? ""}${r.error?.message ?? ""}`.trim().split("\n");
-    const said = lines.findLast((l) => l.startsWith("error: ")) ?? lines.at(-1);
+    const said = [...lines].reverse().find((l) => l.startsWith("error: ")) ?? lines.at(-1);
     throw new CompileError(`onnxruntime quantize_static on ${model} with ${clipsDir} failed: ${said?.replace(/^error: /, "")}`);
   }
   return PeerResult.parse(JSON.parse(r.stdout.trim().split("\n").at(-1)!));
