@@ -61,6 +61,22 @@ describe("channel groups", () => {
     await expectExact(model, result);
   });
 
+  it("a depthwise conv with a channel multiplier drops each input channel's outputs with it", async () => {
+    const n = new NetBuilder();
+    const a = n.b.node("Relu", [n.conv(n.input(3), 3, 4, { kernel: 1 })]);
+    const dw = n.b.node("Relu", [n.b.node("Conv", [a, n.weights("dw.weight", [8, 1, 3, 3, 3]), n.weights("dw.bias", [8])], {
+      kernel_shape: attr.ints([3, 3, 3]), pads: attr.ints([1, 1, 1, 1, 1, 1]), group: attr.int(4),
+    })]);
+    const model = n.head(dw, 8);
+    const g = groupOf(model, "conv0");
+    expect(g.units).toHaveLength(4);
+    const result = prune(model.graph, { ratio: 0.5 });
+    expect(result.graph.initializers.find((t) => t.name === "dw.weight")!.dims).toEqual([4, 1, 3, 3, 3]);
+    expect(result.graph.initializers.find((t) => t.name === "fc.weight")!.dims).toEqual([3, 4]);
+    expect(result.graph.nodes.find((x) => x.op === "Conv" && x.inputs[1] === "dw.weight")!.attributes.group).toMatchObject({ value: 2 });
+    await expectExact(model, result);
+  });
+
   it("squeeze-excite: the inner channels are their own group, the outer ones tie to the main path", async () => {
     const n = new NetBuilder();
     const main = n.batchNorm(n.conv(n.input(3), 3, 8), 8);
