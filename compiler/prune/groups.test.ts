@@ -138,6 +138,18 @@ describe("refusals name the node and the reason", () => {
     expect(result.groups.find((g) => g.producers[0] === "Conv_0")!.kept).toBe(8);
   });
 
+  it("a Gemm with a broadcast (not per-channel) bias feeding another Gemm is locked the same way", () => {
+    const n = new NetBuilder();
+    const x = n.b.input("x", "float32", [1, 6]);
+    const h = n.b.node("Gemm", [x, n.weights("w1", [6, 4]), n.weights("b1", [1])]);
+    n.b.node("Gemm", [h, n.weights("w2", [4, 3])], {}, ["y"]);
+    n.b.output("y", "float32", [1, 3]);
+    const model = makeModel(n.graph());
+    expect(groupOf(model, h).locked).toBe(
+      'node "Gemm_1" (Gemm) mixes channels that are not zero when pruned (after a Sigmoid, an added constant, ...), so pruning them would not be exact',
+    );
+  });
+
   it("grouped (not depthwise) convs, other reshapes and unknown ops lock their groups", () => {
     const n = new NetBuilder();
     const x = n.input(3);

@@ -345,6 +345,9 @@ class Walk {
     const bias = node.inputs[2] ? this.constant(node.inputs[2]) : undefined;
     if (bias && bias.dims.at(-1) === y.ids.length && bias.dims.length <= 2 && y.ids.length > 1) {
       this.slice(node.inputs[2], bias.dims.length - 1, y.ids, "produce", "bias", node);
+    } else if (bias && Array.from(bias.data as Float32Array).some((v) => v !== 0)) {
+      // A broadcast bias is not zeroed with the channel: the output is not zero there.
+      this.layouts.set(out, { ...y, zero: new Uint8Array(y.ids.length) });
     }
   }
 
