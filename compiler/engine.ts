@@ -121,11 +121,11 @@ export async function runEngine(command: EngineCommand, configPath: string, opti
     throw e;
   }
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const threads = process.env.OMP_NUM_THREADS ?? "1";
+  // Threads: the config's train.threads (the engine's default: all cores).
   const child = spawn(python, ["-m", "videotrain", command, "--config", configPath, "--quiet"], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, OMP_NUM_THREADS: threads, PYTHONUNBUFFERED: "1" },
+    env: { ...process.env, PYTHONUNBUFFERED: "1" },
   });
   const events: EngineEvent[] = [];
   let stderr = "";

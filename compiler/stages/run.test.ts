@@ -1,11 +1,13 @@
 // The staged compile on a real tiny teacher: choose a student for a MACs
 // budget, distill it (1 epoch, one thread), optimize, prune, fine-tune; a
 // second run finds every stage in the cache; an accuracy budget stops it.
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseManifestJson } from "../../contract/manifest.ts";
+import { REPO_ROOT } from "../../training/python.ts";
 import { sha256Hex } from "../artifact.ts";
 import { CompileError } from "../errors.ts";
 import { COMPILE_PASSES } from "../pipeline.ts";
@@ -19,6 +21,14 @@ beforeAll(async () => {
   fixture = await tinyTeacher();
   work = await mkdtemp(join(tmpdir(), "edgevid-stages-"));
 }, 600_000);
+
+function npmCompile(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) =>
+    execFile("npm", ["run", "-s", "compile", "--", ...args], { cwd: REPO_ROOT, maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
+      done({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    ),
+  );
+}
 
 const TRAIN = { epochs: 1, batchSize: 4, threads: 1 };
 function compileJson(extra: object = {}) {
@@ -68,6 +78,16 @@ describe("runStages", () => {
     expect(again.filter((l) => /^ {2}cached: /.test(l))).toHaveLength(5);
     expect(await readFile(second.modelPath)).toEqual(modelBytes);
     expect(time(second)).toBeLessThan(time(first) / 5);
+
+    // The CLI in a new process: the same compile.json finds every stage in the cache.
+    const path = join(work, "compile.json");
+    await writeFile(path, JSON.stringify(compileJson()));
+    const started = performance.now();
+    const cli = await npmCompile(fixture.run, "--config", path, "--out", join(work, "out-cli"));
+    console.log(`npm run compile (all cached): ${((performance.now() - started) / 1000).toFixed(1)} s including npm and tsx start-up`);
+    expect(cli.code).toBe(0);
+    expect(cli.stderr.match(/^ {2}cached: /gm)).toHaveLength(5);
+    expect(await readFile(join(work, "out-cli", "model.onnx"))).toEqual(modelBytes);
   }, 600_000);
 
   it("stops when a stage breaks the accuracy budget, with the message", async () => {
@@ -122,14 +142,12 @@ describe("compile.json", () => {
   });
 
   it("npm run compile -- --config: a bad file is one line naming it", async () => {
-    const { execFile } = await import("node:child_process");
     const path = join(await mkdtemp(join(tmpdir(), "edgevid-cfg-")), "compile.json");
     await writeFile(path, '{"prune": {"ratio": 0.5}, "finetune": {"epochs": "two"}}');
-    const run = await new Promise<{ code: number; stderr: string }>((done) =>
-      execFile("npm", ["run", "-s", "compile", "--", "/nowhere", "--config", path], { cwd: join(import.meta.dirname, "../..") }, (error, _o, stderr) =>
-        done({ code: error ? Number(error.code) : 0, stderr }),
-      ),
-    );
-    expect(run).toEqual({ code: 1, stderr: `error: ${path}: finetune.epochs: Invalid input: expected number, received string\n` });
+    const run = await npmCompile("/nowhere", "--config", path);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 1, stderr: `error: ${path}: finetune.epochs: Invalid input: expected number, received string\n` });
+    await writeFile(path, "{oops");
+    expect((await npmCompile("/nowhere", "--config", path)).stderr).toMatch(new RegExp(`^error: ${path}: not valid JSON: `));
+    expect((await npmCompile("/nowhere", "--config", join(path, "..", "missing.json"))).stderr).toBe(`error: ${join(path, "..", "missing.json")}: no such file (the compile config)\n`);
   });
 });

@@ -113,7 +113,10 @@ export const distillStage: Stage = {
       distillation: distillation(t),
       train: trainSection(t),
     });
-    const result = await runEngine("distill", configPath, { progress: ctx.log });
+    let counted: number | undefined;
+    const result = await runEngine("distill", configPath, { progress: ctx.log, onEvent: (e) => e.event === "start" && (counted = e.student?.macs) });
+    // The candidate's graph predicted the student's cost: the engine's own count must agree.
+    if (counted !== s.macs) throw new Error(`distill: the engine counts ${counted} MACs for ${describe(s)}, the compiler predicted ${s.macs}`);
     // The engine records the distill pass; the choice of student comes before it.
     const manifestPath = join(dir, "manifest.json");
     const manifest = parseManifestJson(await readFile(manifestPath, "utf8"), manifestPath);
