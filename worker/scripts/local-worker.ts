@@ -17,7 +17,7 @@ export function bundleWorker(outDir: string, cwd = process.cwd(), config?: strin
 }
 
 export interface LocalWorkerOptions {
-  /** A local state directory shared with `wrangler kv ... --persist-to` (default: in memory). */
+  /** A local state directory shared with `wrangler kv/r2 ... --persist-to` (default: in memory). */
   persistTo?: string;
   /** More vars and secrets (e.g. ADMIN_TOKEN). */
   vars?: Record<string, string>;
@@ -39,7 +39,8 @@ export function startBundledWorker(distDir: string, main = "index.js", { persist
     ],
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["nodejs_compat"],
-    r2Buckets: ["MODELS", "VIDEOS"],
+    // Bucket names as in wrangler.toml: `wrangler r2 object put --local` state is keyed by them.
+    r2Buckets: { MODELS: "edgevid-models", VIDEOS: "edgevid-videos" },
     // Like `npm start`: requests without an API key are served (wrangler.toml requires keys when deployed).
     bindings: { REQUIRE_API_KEY: "false", ...vars },
     // A request that does send a key is checked and rate-limited as deployed.
@@ -56,7 +57,7 @@ export function startBundledWorker(distDir: string, main = "index.js", { persist
       "edgevid-tag-batches": { maxBatchSize: 4, maxBatchTimeout: 1, maxRetries: 5, deadLetterQueue: "edgevid-tag-dlq" },
       "edgevid-tag-dlq": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 3 },
     },
-    ...(persistTo ? { kvPersist: join(persistTo, "v3", "kv"), durableObjectsPersist: join(persistTo, "v3", "do") } : {}),
+    ...(persistTo ? { kvPersist: join(persistTo, "v3", "kv"), durableObjectsPersist: join(persistTo, "v3", "do"), r2Persist: join(persistTo, "v3", "r2") } : {}),
     // Any free port for its HTTP server: beside `npm start` and other instances.
     port: 0,
     ...(quiet ? { handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => void [stdout, stderr].forEach((s) => s.resume()) } : {}),
