@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parseManifestJson } from "../../contract/manifest.ts";
@@ -82,8 +82,9 @@ describe("npm run compile -- prune", () => {
 
     const out = join(dir, "pruned");
     const data = join(dir, "data");
-    const run = await npmCompile("prune", join(dir, "run"), "--ratio", "0.5", "--granularity", "4", "--taylor-data", data,
-      "--finetune", data, "--epochs", "1", "--out", out);
+    // Relative paths start from where npm runs (the repo root), not from the engine's config file.
+    const run = await npmCompile("prune", join(dir, "run"), "--ratio", "0.5", "--granularity", "4", "--taylor-data", relative(root, data),
+      "--finetune", relative(root, data), "--epochs", "1", "--out", out);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^prune: pruned \d+ of [\d,]+ channels in \d+ of \d+ groups \(taylor, sum\)/m);

@@ -3,6 +3,7 @@
 // engine writes model.onnx + manifest.json (parent: the pruned model, passes:
 // its passes + finetune) into `out`.
 import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { runEngine, type EngineEvent } from "./engine-call.ts";
 
 export interface FinetuneRun {
@@ -23,15 +24,17 @@ export interface FinetuneRun {
 
 /** Runs the fine-tune; resolves with the engine's result event (outputs, metrics). */
 export async function finetunePruned(run: FinetuneRun): Promise<EngineEvent> {
+  // Absolute paths: the engine reads relative ones from the config file's directory.
+  const both = (m: { onnx: string; manifest: string }) => ({ onnx: resolve(m.onnx), manifest: resolve(m.manifest) });
   const config = {
-    out: run.out,
-    data: { dir: run.data },
-    model: run.model,
-    teacher: run.teacher,
+    out: resolve(run.out),
+    data: { dir: resolve(run.data) },
+    model: both(run.model),
+    teacher: both(run.teacher),
     distillation: { alpha: run.alpha ?? 0.7, temperature: run.temperature ?? 4 },
     train: { epochs: run.epochs ?? 5, batchSize: run.batchSize ?? 8, threads: run.threads ?? 1, workers: 0 },
   };
-  const path = `${run.out}.finetune.json`;
+  const path = `${resolve(run.out)}.finetune.json`;
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
   const log = run.log ?? (() => {});
   return runEngine(["finetune", "--config", path], (e) => {

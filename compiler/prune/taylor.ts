@@ -3,7 +3,7 @@
 // and writes |activation x gradient| per channel of every conv output.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { CompileError } from "../errors.ts";
 import { encodeModel, type Model } from "../ir/index.ts";
@@ -50,7 +50,7 @@ export async function computeTaylorScores(run: TaylorRun): Promise<TaylorScores>
     const out = join(dir, "scores.json");
     await writeFile(modelPath, encodeModel(run.model));
     await runEngine([
-      "taylor", "--model", modelPath, "--manifest", run.manifestPath, "--data", run.data, "--out", out,
+      "taylor", "--model", modelPath, "--manifest", resolve(run.manifestPath), "--data", resolve(run.data), "--out", out,
       "--batches", String(run.batches ?? 4), "--batch-size", String(run.batchSize ?? 4), "--threads", String(run.threads ?? 1),
     ]);
     return await readTaylorScores(out);
