@@ -110,6 +110,33 @@ describe("runStages", () => {
   });
 });
 
+describe("a teacher of another architecture", () => {
+  it("a tiny MViT teacher: the student is chosen within its clip and distilled from it", async () => {
+    const mvit = await tinyTeacher("mvit_v2_s");
+    const config = parseCompileConfig(
+      {
+        data: { dir: mvit.data },
+        student: { budget: { params: 40_000 }, grid: { widthFactor: [0.25, 0.5], depthFactor: [1], frames: [4, 16], crop: [32], headDimOut: [32] } },
+        distill: TRAIN,
+        optimize: false,
+        cache: join(work, "cache-mvit"),
+      },
+      join(work, "mvit.json"),
+    );
+    const lines: string[] = [];
+    const result = await runStages(mvit.run, config, { out: join(work, "out-mvit"), log: (l) => lines.push(l) });
+    console.log(lines.join("\n"));
+    const teacher = parseManifestJson(await readFile(join(mvit.run, "manifest.json"), "utf8"), "teacher");
+    expect(teacher.architecture).toMatch(/^mvit/);
+    // 16 frames is more than the teacher's 8: left out.
+    expect(result.stages[0].record.student!.considered.map((c) => c.frames)).not.toContain(16);
+    const manifest = parseManifestJson(await readFile(result.manifestPath, "utf8"), "student");
+    expect(manifest.provenance.parent).toEqual({ id: teacher.id, version: teacher.version, sha256: teacher.model.sha256 });
+    expect(manifest.provenance.passes.map((p) => p.name)).toEqual(["student", "distill"]);
+    expect(manifest.architecture).toMatch(/^x3d-s\(width_factor=0\.25,/);
+  }, 600_000);
+});
+
 describe("compile.json", () => {
   const source = "/w/compile.json";
   const problem = (value: unknown) => {

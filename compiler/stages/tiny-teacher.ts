@@ -1,7 +1,8 @@
 // Test fixture: a tiny synthetic dataset (`videotrain make-dataset`, 2 train
-// and 1 val video per class) and a tiny X3D teacher trained on it for one
-// epoch on one thread. Built once per training-code version under
-// .cache/compile-fixtures/ and shared by the engine and stage tests.
+// and 1 val video per class) and a zoo architecture's tiny preset (X3D by
+// default) trained on it as the teacher for one epoch on one thread. Built
+// once per training-code version under .cache/compile-fixtures/ and shared
+// by the engine and stage tests.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -30,15 +31,16 @@ function trainingCodeHash(): string {
   return hash.digest("hex").slice(0, 12);
 }
 
-let built: Promise<TinyTeacher> | undefined;
+const built = new Map<string, Promise<TinyTeacher>>();
 
-export function tinyTeacher(): Promise<TinyTeacher> {
-  built ??= build();
-  return built;
+/** arch: a training-package architecture with a tiny preset (x3d, c2d_r50, slowfast_r50, mvit_v2_s). */
+export function tinyTeacher(arch = "x3d"): Promise<TinyTeacher> {
+  if (!built.has(arch)) built.set(arch, build(arch));
+  return built.get(arch)!;
 }
 
-async function build(): Promise<TinyTeacher> {
-  const dir = join(REPO_ROOT, ".cache/compile-fixtures", `tiny-x3d-${trainingCodeHash()}`);
+async function build(arch: string): Promise<TinyTeacher> {
+  const dir = join(REPO_ROOT, ".cache/compile-fixtures", `tiny-${arch}-${trainingCodeHash()}`);
   const result = { data: join(dir, "data"), run: join(dir, "run") };
   if (existsSync(join(result.run, "manifest.json"))) return result;
   // Built beside, then renamed: a test file running at the same time never sees half of it.
@@ -47,7 +49,7 @@ async function build(): Promise<TinyTeacher> {
   const videotrain = (...args: string[]) =>
     promisify(execFile)(defaultPython(), ["-m", "videotrain", ...args], { cwd: REPO_ROOT, env: { ...process.env, OMP_NUM_THREADS: "1" } });
   await videotrain("make-dataset", "--out", join(work, "data"), "--train-per-class", "2", "--val-per-class", "1", "--workers", "1", "--quiet");
-  await videotrain("train", "--data", join(work, "data"), "--arch", "x3d", "--preset", "tiny", "--epochs", "1", "--batch-size", "4",
+  await videotrain("train", "--data", join(work, "data"), "--arch", arch, "--preset", "tiny", "--epochs", "1", "--batch-size", "4",
     "--workers", "0", "--threads", "1", "--no-progress", "--no-tensorboard", "--id", "tiny-teacher", "--version", "1", "--out", join(work, "run"));
   if (!existsSync(join(result.run, "manifest.json"))) {
     await rm(dir, { recursive: true, force: true });
