@@ -57,6 +57,8 @@ describe("npm run compile -- prune", () => {
       [["--layer", "nope=0.5"], 'prune: layers: "nope" matches no layer'],
       [["--macs", "10"], "prune: macs budget 10 is out of reach: pruning 95% of the prunable channels leaves 27,653"],
       [["--ratio", "0.5", "--taylor", join(dir, "missing.json")], `${join(dir, "missing.json")}: no such file (Taylor scores)`],
+      [["--ratio", "0.5", "--finetune", dir, "--epochs", "0"], '--epochs: "0" is not a whole number >= 1'],
+      [["--ratio", "0.5", "--finetune", dir, "--lr", "fast"], '--lr: "fast" is not a positive number'],
     ];
     for (const [flags, message] of cases) {
       const run = await npmCompile("prune", dir, ...flags);

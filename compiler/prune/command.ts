@@ -1,7 +1,7 @@
 // `npm run compile -- prune <run dir | model.onnx> [--ratio R | --macs N | --params N | --latency-ms MS [--runtime web|node]]
 //   [--layer MATCH=RATIO]... [--granularity G] [--importance l1|bn|taylor] [--aggregate sum|mean|max]
 //   [--taylor scores.json | --taylor-data DIR] [--config prune.json] [--keep-bn] [--out DIR]
-//   [--finetune DATA_DIR [--epochs N]]`
+//   [--finetune DATA_DIR [--epochs N] [--lr LR]]`
 // Folds BN first (the compiler's passes) unless --keep-bn, prunes, checks the
 // result against the zeroed original, writes model.onnx + manifest.json +
 // prune-report.json (every group: producers, channels, kept, or why locked),
@@ -26,7 +26,7 @@ import { outputDifference } from "../testing/parity.ts";
 
 export const PRUNE_USAGE = `usage: npm run compile -- prune <run dir | model.onnx> (--ratio R | --layer MATCH=RATIO ... | --macs N | --params N | --latency-ms MS [--runtime web|node])
          [--granularity G] [--importance l1|bn|taylor] [--aggregate sum|mean|max] [--taylor SCORES.json]
-         [--taylor-data DATA_DIR] [--config PRUNE.json] [--keep-bn] [--out DIR] [--finetune DATA_DIR [--epochs N]]`;
+         [--taylor-data DATA_DIR] [--config PRUNE.json] [--keep-bn] [--out DIR] [--finetune DATA_DIR [--epochs N] [--lr LR]]`;
 
 /** Largest |pruned - zeroed original| accepted; anything above is a pruner bug. */
 const EXACTNESS_LIMIT = 1e-4;
@@ -62,6 +62,7 @@ export async function pruneCommand(argv: string[], log: (line: string) => void):
         "keep-bn": { type: "boolean" },
         finetune: { type: "string" },
         epochs: { type: "string" },
+        lr: { type: "string" },
         runtime: { type: "string" },
       },
     });
@@ -75,13 +76,15 @@ export async function pruneCommand(argv: string[], log: (line: string) => void):
   if (runtime !== "node" && runtime !== "web") throw new CompileError(`--runtime: "${runtime}" is not node or web\n${PRUNE_USAGE}`);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
   if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 1)) throw new CompileError(`--epochs: "${values.epochs}" is not a whole number >= 1`);
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) throw new CompileError(`--lr: "${values.lr}" is not a positive number`);
   return pruneArtifact(positionals[0], config, {
     out: values.out,
     keepBn: values["keep-bn"],
     taylorFile: values.taylor,
     taylorData: values["taylor-data"],
     runtime,
-    ...(values.finetune && { finetune: { data: values.finetune, epochs } }),
+    ...(values.finetune && { finetune: { data: values.finetune, epochs, lr } }),
     log,
   });
 }
@@ -97,7 +100,7 @@ export interface PruneArtifactOptions {
   /** Where latency budgets are measured. */
   readonly runtime?: Runtime;
   /** Fine-tune the pruned model (distilling from the input model) into `<out>/finetuned`. */
-  readonly finetune?: { readonly data: string; readonly epochs?: number };
+  readonly finetune?: { readonly data: string; readonly epochs?: number; readonly lr?: number };
   readonly log?: (line: string) => void;
 }
 
@@ -159,6 +162,7 @@ export async function pruneArtifact(inputPath: string, config: PruneConfig, opts
     data: opts.finetune.data,
     out: finetuned,
     epochs: opts.finetune.epochs,
+    lr: opts.finetune.lr,
     log,
   });
   log(`finetune: ${JSON.stringify(done.metrics)}`);

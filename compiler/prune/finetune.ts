@@ -16,6 +16,8 @@ export interface FinetuneRun {
   readonly out: string;
   readonly epochs?: number;
   readonly batchSize?: number;
+  /** Learning rate (the engine's finetune default, 5e-4, when absent). */
+  readonly lr?: number;
   readonly threads?: number;
   readonly alpha?: number;
   readonly temperature?: number;
@@ -32,7 +34,7 @@ export async function finetunePruned(run: FinetuneRun): Promise<EngineEvent> {
     model: both(run.model),
     teacher: both(run.teacher),
     distillation: { alpha: run.alpha ?? 0.7, temperature: run.temperature ?? 4 },
-    train: { epochs: run.epochs ?? 5, batchSize: run.batchSize ?? 8, threads: run.threads ?? 1, workers: 0 },
+    train: { epochs: run.epochs ?? 5, batchSize: run.batchSize ?? 8, threads: run.threads ?? 1, workers: 0, ...(run.lr && { lr: run.lr }) },
   };
   const path = `${resolve(run.out)}.finetune.json`;
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
