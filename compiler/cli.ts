@@ -2,6 +2,7 @@
 // npm run compile -- <run dir | model.onnx> --config compile.json [...] (staged: compiler/stages/)
 // npm run compile -- inspect model.onnx
 // npm run compile -- prune <run dir | model.onnx> --ratio R [--out DIR] ... (compiler/prune/command.ts)
+// npm run compile -- quantize <run dir | model.onnx> --calib DIR ... (compiler/quantize/command.ts)
 // npm run compile -- upload <model dir> [--local|--remote] ... (compiler/upload.ts)
 import { parseArgs } from "node:util";
 import { CompileError, isUserError } from "./errors.ts";
@@ -9,6 +10,7 @@ import { inspectModel } from "./inspect.ts";
 import { loadModel } from "./ir/index.ts";
 import { compile } from "./pipeline.ts";
 import { PRUNE_USAGE, pruneCommand } from "./prune/command.ts";
+import { QUANTIZE_USAGE, quantizeCommand } from "./quantize/command.ts";
 import { UPLOAD_USAGE, uploadCommand } from "./upload.ts";
 import { compileConfigJsonSchema, readCompileConfig } from "./stages/config.ts";
 import { runStages } from "./stages/run.ts";
@@ -19,11 +21,16 @@ const USAGE = `usage: npm run compile -- <run dir | model.onnx> [--out DIR] [--i
        npm run compile -- schema      (prints compile.json's JSON Schema)
        npm run compile -- inspect <model.onnx>
 ${PRUNE_USAGE.replace("usage: ", "       ")}
+${QUANTIZE_USAGE.replace("usage: ", "       ")}
 ${UPLOAD_USAGE.replace("usage: ", "       ")}`;
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === "prune") {
     await pruneCommand(argv.slice(1), (line) => console.log(line));
+    return;
+  }
+  if (argv[0] === "quantize") {
+    await quantizeCommand(argv.slice(1), (line) => console.log(line));
     return;
   }
   if (argv[0] === "upload") {

@@ -84,7 +84,7 @@ export function toQOperator(qdq: Graph): { graph: Graph; summary: string } {
     graph,
     summary:
       `QOperator: ${[...counts].map(([op, n]) => `${n} ${op}`).join(", ") || "no integer kernels"}` +
-      `; ${kept} ops left in fp32 between DQ and Q`,
+      `; ${kept} ${kept === 1 ? "op" : "ops"} of those kinds left fp32`,
   };
 }
 
