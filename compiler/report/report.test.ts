@@ -22,8 +22,8 @@ const report: Report = {
     { name: "ort-quantize_static", stage: "peer", kind: "qdq", top1: 0.89, bytes: 340_000, web: t(21), selectable: false },
   ],
   sensitivity: [
-    { layer: "blocks.0.conv_b", drop: 0.02 },
-    { layer: "head.proj", drop: -0.005 },
+    { layer: "blocks.0.conv_b", top1Gain: 2.5, meanAbsDeltaGain: 0.02 },
+    { layer: "head.proj", top1Gain: 0, meanAbsDeltaGain: -0.005 },
   ],
   decision: {
     chosen: "qdq <minmax>",
@@ -58,9 +58,9 @@ describe("compile report", () => {
     expect(page).toContain("<td>1.05×</td>");
   });
 
-  it("draws one sensitivity bar per layer, losses red and gains green", () => {
+  it("draws one sensitivity bar per layer, the ones worth keeping in fp32 red", () => {
     const page = renderHtml(report);
-    expect(page).toMatch(/blocks.0.conv_b<\/text><rect [^>]*fill="#dc2626"/);
+    expect(page).toMatch(/blocks.0.conv_b<\/text><rect [^>]*fill="#dc2626"\/><text [^>]*>0.020, top-1 \+2.5 pts</);
     expect(page).toMatch(/head.proj<\/text><rect [^>]*fill="#059669"/);
   });
 

@@ -31,8 +31,12 @@ export const ReportSchema = z.object({
   memoryLimitBytes: z.number().positive(),
   nodeThreads: z.number().int().positive(),
   candidates: z.array(ReportCandidateSchema).min(1),
-  /** Top-1 drop (0..1) when only that layer is quantized, most harmful first. */
-  sensitivity: z.array(z.object({ layer: z.string(), drop: z.number() })),
+  /**
+   * Per layer (most harmful first, compiler/quantize/sensitivity.ts): with
+   * every other layer in int8, what keeping this one in fp32 recovers: top-1
+   * points and mean |logit - fp32 logit|.
+   */
+  sensitivity: z.array(z.object({ layer: z.string(), top1Gain: z.number(), meanAbsDeltaGain: z.number() })),
   decision: z.object({
     chosen: z.string(),
     forced: z.boolean(),

@@ -63,21 +63,26 @@ ${legend.join("\n")}
 </svg>`;
 }
 
-/** One horizontal bar per layer: top-1 lost when that layer alone is quantized. */
-export function sensitivitySvg(rows: readonly { layer: string; drop: number }[]): string {
+/**
+ * One horizontal bar per layer: how much closer to fp32 the logits get when
+ * only that layer stays fp32 (the bar; it separates layers even where a small
+ * held-out set moves no top-1), with the top-1 points it recovers as text.
+ */
+export function sensitivitySvg(rows: readonly { layer: string; top1Gain: number; meanAbsDeltaGain: number }[]): string {
   if (rows.length === 0) return "<p>No per-layer sensitivity was measured.</p>";
-  const W = 720, row = 18, L = 260, R = 70, T = 10;
+  const W = 720, row = 16, L = 260, R = 150, T = 10;
   const H = T + rows.length * row + 30;
-  const max = Math.max(...rows.map((r) => Math.abs(r.drop)), 1e-9);
+  const max = Math.max(...rows.map((r) => Math.abs(r.meanAbsDeltaGain)), 1e-12);
   const bar = (d: number) => (Math.abs(d) / max) * (W - L - R);
   const bars = rows.map((r, i) => {
     const y = T + i * row;
-    const color = r.drop > 0 ? "#dc2626" : "#059669";
-    return `<text x="${L - 6}" y="${y + 12}" text-anchor="end">${esc(r.layer.length > 40 ? `…${r.layer.slice(-39)}` : r.layer)}</text><rect x="${L}" y="${y + 3}" width="${bar(r.drop).toFixed(1)}" height="${row - 6}" fill="${color}"/><text x="${L + bar(r.drop) + 4}" y="${y + 12}">${(r.drop * 100).toFixed(2)}</text>`;
+    const color = r.meanAbsDeltaGain > 0 ? "#dc2626" : "#059669";
+    const points = r.top1Gain === 0 ? "" : `, top-1 ${r.top1Gain > 0 ? "+" : ""}${r.top1Gain.toFixed(1)} pts`;
+    return `<text x="${L - 6}" y="${y + 11}" text-anchor="end">${esc(r.layer.length > 40 ? `…${r.layer.slice(-39)}` : r.layer)}</text><rect x="${L}" y="${y + 3}" width="${bar(r.meanAbsDeltaGain).toFixed(1)}" height="${row - 5}" fill="${color}"/><text x="${L + bar(r.meanAbsDeltaGain) + 4}" y="${y + 11}">${r.meanAbsDeltaGain.toPrecision(2)}${points}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="per-layer sensitivity">
 <style>text{font:11px sans-serif;fill:#333}</style>
 ${bars.join("\n")}
-<text x="${L}" y="${H - 6}">top-1 points lost with only this layer in int8 (red: a loss, green: a gain)</text>
+<text x="${L}" y="${H - 6}">mean |Δlogit| vs fp32 removed by keeping only this layer in fp32 (red: it helps; green: it does not)</text>
 </svg>`;
 }
