@@ -10,6 +10,7 @@ import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseManifestJson, type Manifest } from "../../contract/manifest.ts";
 import { bundleWorker, framesBody, startBundledWorker } from "../../worker/scripts/local-worker.ts";
+import { compareWithEvaluation, type KeyframeEvaluation } from "../mp4-parity.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const work = join(root, ".cache", "e2e");
@@ -48,6 +49,7 @@ let mf: Miniflare;
 let manifest: Manifest;
 let frames: Record<"png" | "jpg", FramesIndex>;
 let reference: Evaluation;
+let keyframeReference: KeyframeEvaluation;
 
 function softmax(logits: number[]): number[] {
   const max = Math.max(...logits);
@@ -85,6 +87,10 @@ describe("train → compile → serve, end to end", () => {
     const evalJson = join(work, "eval.json");
     run(python, ["-m", "videotrain", "evaluate", "--run", compiled, "--list", join(data, "val.txt"), "--out", evalJson]);
     reference = JSON.parse(readFileSync(evalJson, "utf8"));
+    // And with keyframe selection: the frames the Worker's MP4 path decodes.
+    const keyframeJson = join(work, "eval-keyframes.json");
+    run(python, ["-m", "videotrain", "evaluate", "--run", compiled, "--list", join(data, "val.txt"), "--frame-selector", "keyframe", "--out", keyframeJson]);
+    keyframeReference = JSON.parse(readFileSync(keyframeJson, "utf8"));
 
     // What a client would upload: the plan's frames of each held-out clip, as
     // lossless PNG (for parity with Python) and as JPEG (the common case).
@@ -137,6 +143,18 @@ describe("train → compile → serve, end to end", () => {
     expect(total).toBeGreaterThanOrEqual(64);
     expect(agree).toBe(total);
     expect(maxDiff).toBeLessThan(1e-3);
+  });
+
+  it("the Worker's MP4 path agrees with the Python evaluation with keyframe selection", async () => {
+    const r = await compareWithEvaluation(mf, keyframeReference, `model=${manifest.id}&version=${manifest.version}&topk=${manifest.labels.length}`);
+    console.log(
+      `e2e: Worker MP4 path vs Python (keyframes) on ${r.videos} held-out videos (${r.clips} clips): top-1 agreement ${r.agree}/${r.videos}, ` +
+        `max |Δp| ${r.maxProbDiff.toExponential(2)}, max |Δt| of keyframes ${r.maxTimeDiff} s`,
+    );
+    expect(r.videos).toBeGreaterThanOrEqual(64);
+    expect(r.maxTimeDiff).toBeLessThan(1e-9);
+    expect(r.agree).toBe(r.videos);
+    expect(r.maxProbDiff).toBeLessThan(1e-3);
   });
 
   it("classifies held-out clips uploaded as JPEG frames well above chance", async () => {

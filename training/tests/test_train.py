@@ -123,6 +123,13 @@ def test_evaluate_with_keyframe_selection_dumps_clips(run, dataset, capsys):
         assert v["top5"][0]["prob"] == pytest.approx(mean.max(), abs=1e-12)
     assert moved > 0  # the synthetic clips have GOPs longer than one frame: keyframes differ from uniform picks
 
+    three = evaluate_onnx(run.path, dataset / "val.txt", out=run.path / "eval" / "val-3.json", progress=False,
+                          frame_selector="keyframe", clips_per_video=3)
+    assert three["sampling"]["clipSampler"] == {"kind": "constant_clips_per_video", "clipsPerVideo": 3}
+    for v in three["videos"]:
+        starts = [c["start"] for c in v["clips"]]
+        assert len(starts) == 3 and starts[0] == 0 and starts == sorted(starts)
+
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(run, dataset, tmp_path):
     out = tmp_path / "resumed"

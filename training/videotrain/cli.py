@@ -139,6 +139,8 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--out", help="JSON output (default: RUN/eval-<list name>.json)")
     p.add_argument("--frame-selector", choices=["uniform", "keyframe"],
                    help="override the manifest's frame selector (keyframe: the frames the Worker's MP4 path decodes)")
+    p.add_argument("--clips-per-video", type=int, metavar="N",
+                   help="N evenly spaced clips per video instead of the manifest's clip sampler (the Worker's clips option)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -327,7 +329,7 @@ def _run(args: argparse.Namespace) -> int:
         result = evaluate_onnx(
             args.run, args.list, root=args.root, out=args.out,
             batch_size=args.batch_size, workers=args.workers, progress=not args.no_progress,
-            frame_selector=args.frame_selector,
+            frame_selector=args.frame_selector, clips_per_video=args.clips_per_video,
         )
         n = len(result["videos"])
         print(f"top-1 {100 * result['top1']:.2f}% on {n} videos ({result['aggregation']}); predictions: {result['out']}")

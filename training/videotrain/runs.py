@@ -216,13 +216,15 @@ def evaluate_onnx(
     workers: int = 0,
     progress: bool = True,
     frame_selector: str | None = None,
+    clips_per_video: int | None = None,
 ) -> dict:
     """Runs the run's ONNX model (onnxruntime, CPU) on every video of a
     `path label` list, with the manifest's sampling plan and eval transform:
     the reference the Worker's answers are compared with.
 
     `frame_selector` overrides the plan's ("keyframe": the frames the Worker's
-    MP4 path decodes, the keyframe nearest each target time).
+    MP4 path decodes, the keyframe nearest each target time); `clips_per_video`
+    makes it N evenly spaced clips, like the Worker's `clips` option.
 
     Per video: the logits of each clip, each clip's window, frame times and
     softmax, and the mean of the clips' softmax (the same aggregation as
@@ -252,6 +254,10 @@ def evaluate_onnx(
         if frame_selector not in ("uniform", "keyframe"):
             raise RunError(f"unknown frame selector {frame_selector!r}; expected uniform or keyframe")
         plan["frameSelector"] = frame_selector
+    if clips_per_video is not None:
+        if not 1 <= clips_per_video <= 64:
+            raise RunError(f"clips per video must be from 1 to 64, got {clips_per_video}")
+        plan["clipSampler"] = {"kind": "constant_clips_per_video", "clipsPerVideo": clips_per_video}
     ds = ClipDataset(items, plan, eval_transform(manifest["input"]), mode="eval")
     clip_windows = {(vi, clip.index): clip for vi, clip in ds.clips}
     session = ort.InferenceSession(str(run.path / manifest["model"]["file"]), providers=["CPUExecutionProvider"])
