@@ -33,12 +33,21 @@ export async function calibrate(model: Model, clips: readonly Tensor[]): Promise
   return { stats };
 }
 
+const rangeCache = new WeakMap<Calibration, Map<string, Map<string, Range>>>();
+
 export function calibrationRanges(
   calibration: Calibration,
   method: RangeMethod,
   activations: ActivationType,
   percentile?: number,
 ): Map<string, Range> {
+  // Memoized per calibration: sensitivity analysis builds a candidate per layer
+  // from the same ranges, and entropy's threshold search is the slow part.
+  const key = `${method}|${activations}|${percentile}`;
+  const cache = rangeCache.get(calibration) ?? new Map<string, Map<string, Range>>();
+  rangeCache.set(calibration, cache);
   const levels = (s: ValueStats) => (activations === "uint8" && s.min >= 0 ? 256 : 128);
-  return new Map([...calibration.stats].map(([name, s]) => [name, rangeOf(s, method, percentile, levels(s))]));
+  const ranges = cache.get(key) ?? new Map([...calibration.stats].map(([name, s]) => [name, rangeOf(s, method, percentile, levels(s))]));
+  cache.set(key, ranges);
+  return ranges;
 }

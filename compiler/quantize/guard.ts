@@ -15,6 +15,8 @@ export interface GuardOptions {
   readonly sensitivity?: boolean;
   /** Keep harmful layers in fp32 until within budget (implies sensitivity). */
   readonly mixed?: boolean;
+  /** The ops whose nodes sensitivity tries one by one (default: the layers with weights). */
+  readonly sensitivityOps?: readonly string[];
 }
 
 export interface GuardReport {
@@ -45,7 +47,8 @@ export async function guardedQuantize(
 
   const ctx = { build: (exclude: ReadonlySet<string>) => encodeModel(build(exclude).model), clips, reference, fp32 };
   const excluded = new Set(options.exclude ?? []);
-  const layers = quantizableLayers(model, calibration, options).filter((l) => !excluded.has(l.key));
+  const ops = new Set(guard.sensitivityOps ?? ["Conv", "Gemm", "MatMul"]);
+  const layers = quantizableLayers(model, calibration, options).filter((l) => !excluded.has(l.key) && ops.has(l.op));
   const { all, layers: ranked } = await layerSensitivity(ctx, layers);
   report = { ...report, sensitivity: ranked };
   if (guard.mixed) {
