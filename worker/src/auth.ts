@@ -33,6 +33,17 @@ export function ownerOf(c: Context<AppEnv>): string {
   return c.get("apiKey")?.id ?? "anonymous";
 }
 
+/**
+ * Uploads live at videos/<key id>/<name> (uploads/routes.ts): another key's
+ * uploads are not found, by classify or jobs alike. Keys outside videos/ were
+ * put there by the operator and are open to every key.
+ */
+export function checkVideoAccess(owner: string, key: string): void {
+  if (key.startsWith("videos/") && !key.startsWith(`videos/${owner}/`)) {
+    throw userError(404, "r2_key_not_found", `no R2 object ${JSON.stringify(key)} for this API key`, `the key of a video this API key uploaded (videos/${owner}/<name>)`);
+  }
+}
+
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header("Authorization");
   if (header === undefined) {

@@ -8,6 +8,7 @@
 // alone where possible, before any model or decoder runs.
 import type { Context } from "hono";
 import { ClassifyOptionsSchema, type ClassifyOptions } from "./api-schemas.ts";
+import { checkVideoAccess, ownerOf } from "./auth.ts";
 import { userError } from "./errors.ts";
 import { ACCEPTED_FRAMES, inspectFrame, type FrameHeader } from "./frames.ts";
 import { LIMITS } from "./limits.ts";
@@ -190,6 +191,9 @@ export async function parseClassifyRequest(c: Context<AppEnv>): Promise<Classify
     if (bytes.length === 0) emptyVideo(what);
     return { kind: "video", options, video: { kind: "bytes", bytes, what } };
   }
-  if (options.r2Key !== undefined) return { kind: "video", options, video: { kind: "r2", key: options.r2Key } };
+  if (options.r2Key !== undefined) {
+    checkVideoAccess(ownerOf(c), options.r2Key);
+    return { kind: "video", options, video: { kind: "r2", key: options.r2Key } };
+  }
   return { kind: "video", options, video: { kind: "url", url: options.url! } };
 }

@@ -189,6 +189,11 @@ describe("jobs belong to the API key that made them", () => {
       call("/v1/jobs", { method: "POST", body: JSON.stringify({ video: `videos/${alice.record.id}/mine.mp4`, clipsPerVideo: 2 }), headers: { ...bearer(key), "content-type": "application/json" } }, asDeployed);
     await expectError(await tag(bob.key), 404, "r2_key_not_found");
     expect((await tag(alice.key)).status).toBe(202);
+    // And cannot classify them by key either.
+    const classify = (key: string) =>
+      call(`/v1/classify?r2Key=${encodeURIComponent(`videos/${alice.record.id}/mine.mp4`)}`, { method: "POST", headers: bearer(key) }, asDeployed);
+    await expectError(await classify(bob.key), 404, "r2_key_not_found");
+    expect((await classify(alice.key)).status).toBe(200);
   });
 
   it("the listing follows status changes, and an ended job stays ended there", async () => {

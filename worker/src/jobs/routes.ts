@@ -10,7 +10,7 @@
 // keyframes' bytes reveal is found by the consumers: those clips fail, and a
 // job whose every clip failed ends `failed` with the decoder's error.
 import type { Context } from "hono";
-import { ownerOf } from "../auth.ts";
+import { checkVideoAccess, ownerOf } from "../auth.ts";
 import { serverError, userError } from "../errors.ts";
 import type { AppEnv } from "../middleware.ts";
 import { getModel } from "../models.ts";
@@ -45,20 +45,9 @@ async function parseCreate(c: Context<AppEnv>) {
   return parsed.data;
 }
 
-/**
- * Uploads live at videos/<key id>/<name> (uploads/routes.ts): another key's
- * uploads are not found from here. Keys outside videos/ were put there by the
- * operator and are open to every key.
- */
-function checkVideoKey(owner: string, key: string): void {
-  if (key.startsWith("videos/") && !key.startsWith(`videos/${owner}/`)) {
-    throw userError(404, "r2_key_not_found", `no R2 object ${JSON.stringify(key)} for this API key`, `the key of a video this API key uploaded (videos/${owner}/<name>)`);
-  }
-}
-
 export async function createJob(c: Context<AppEnv>): Promise<Response> {
   const request = await parseCreate(c);
-  checkVideoKey(ownerOf(c), request.video);
+  checkVideoAccess(ownerOf(c), request.video);
   if (request.webhook) checkUrl(request.webhook.url, "webhook.url");
   const model = await getModel(c.env.MODELS, request.model, request.version);
   const { manifest } = model;
