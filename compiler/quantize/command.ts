@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { compiledManifest, readInputArtifact, writeArtifact } from "../artifact.ts";
 import { CompileError } from "../errors.ts";
-import { decodeModel, defaultOpset, encodeModel, validateModel, type Model, type Tensor } from "../ir/index.ts";
+import { decodeModel, defaultOpset, encodeModel, validateModel, type Model } from "../ir/index.ts";
 import { COMPILE_PASSES, runPasses } from "../pipeline.ts";
 import { calibrate } from "./calibrate.ts";
 import { readClips } from "./clips.ts";
-import { guardedQuantize, type GuardReport } from "./guard.ts";
+import { guardedQuantize, type GuardOptions, type GuardReport } from "./guard.ts";
 import { quantize, QuantizeOptions } from "./index.ts";
 
 export const QUANTIZE_USAGE = `usage: npm run compile -- quantize <run dir | model.onnx> --calib DIR [--eval DIR] [--method minmax|percentile|entropy]
@@ -19,7 +19,7 @@ export const QUANTIZE_USAGE = `usage: npm run compile -- quantize <run dir | mod
          [--exclude NODE]... [--sensitivity] [--mixed] [--budget POINTS] [--out DIR]
        DIR: .npy float32 clips [N,C,T,H,W] or [C,T,H,W], normalized; labels.txt beside them: "<file> <label>[,...]"`;
 
-export async function quantizeCommand(argv: string[], log: (line: string) => void): Promise<{ modelPath: string; reportPath: string }> {
+export async function quantizeCommand(argv: string[], log: (line: string) => void): Promise<{ modelPath: string; reportPath: string; report?: GuardReport }> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -61,9 +61,34 @@ export async function quantizeCommand(argv: string[], log: (line: string) => voi
     const issue = parsedOptions.error.issues[0];
     throw new CompileError(`--${String(issue.path[0])}: ${issue.message}\n${QUANTIZE_USAGE}`);
   }
-  const options = parsedOptions.data;
+  return quantizeArtifact(positionals[0], {
+    calib: values.calib,
+    ...(values.eval && { eval: values.eval }),
+    options: parsedOptions.data,
+    guard: { budget, sensitivity: values.sensitivity, mixed: values.mixed },
+    ...(values.out && { out: values.out }),
+    log,
+  });
+}
 
-  const input = await readInputArtifact(positionals[0]);
+export interface QuantizeArtifactOptions {
+  /** Directory of calibration clips (see clips.ts). */
+  readonly calib: string;
+  /** Directory of held-out clips: turns on the accuracy guard. */
+  readonly eval?: string;
+  readonly options: QuantizeOptions;
+  readonly guard?: GuardOptions;
+  /** Output directory; default `<input dir>/int8-<format>`. */
+  readonly out?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** Quantizes a run dir or model.onnx (with its manifest) into an artifact: the CLI's entry, and a stage runner's. */
+export async function quantizeArtifact(inputPath: string, opts: QuantizeArtifactOptions): Promise<{ modelPath: string; reportPath: string; report?: GuardReport }> {
+  const log = opts.log ?? (() => {});
+  const options = QuantizeOptions.parse(opts.options);
+  const budget = opts.guard?.budget ?? 1;
+  const input = await readInputArtifact(inputPath);
   const original = decodeModel(input.modelBytes, input.modelPath);
   const { graph, records } = runPasses(original.graph, COMPILE_PASSES, log);
   const model: Model = { ...original, graph };
@@ -72,14 +97,14 @@ export async function quantizeCommand(argv: string[], log: (line: string) => voi
   if (!modelInput?.type?.shape) throw new CompileError(`${input.modelPath}: no float input with a known shape to feed clips to`);
   const clipInput = { name: modelInput.name, shape: modelInput.type.shape };
 
-  const calib = await readClips(values.calib, clipInput, input.manifest.labels);
-  log(`calibrating on ${calib.length} clips from ${values.calib}`);
-  const calibration = await calibrate(model, calib.map((c) => c.input as Tensor));
-  const held = values.eval ? await readClips(values.eval, clipInput, input.manifest.labels) : undefined;
+  const calib = await readClips(opts.calib, clipInput, input.manifest.labels);
+  log(`calibrating on ${calib.length} clips from ${opts.calib}`);
+  const calibration = await calibrate(model, calib.map((c) => c.input));
+  const held = opts.eval ? await readClips(opts.eval, clipInput, input.manifest.labels) : undefined;
   let result;
   let report: GuardReport | undefined;
   if (held) {
-    ({ result, report } = await guardedQuantize(model, calibration, held, options, { budget, sensitivity: values.sensitivity, mixed: values.mixed }));
+    ({ result, report } = await guardedQuantize(model, calibration, held, options, { ...opts.guard, budget }));
   } else {
     result = quantize(model, calibration, options);
   }
@@ -88,7 +113,7 @@ export async function quantizeCommand(argv: string[], log: (line: string) => voi
 
   validateModel(result.model, "quantized model");
   const bytes = encodeModel(result.model);
-  const outDir = values.out ?? join(input.dir, `int8-${options.format}`);
+  const outDir = opts.out ?? join(input.dir, `int8-${options.format}`);
   const manifest = compiledManifest({
     parent: input.manifest,
     modelBytes: bytes,
@@ -102,7 +127,7 @@ export async function quantizeCommand(argv: string[], log: (line: string) => voi
   const ranges = Object.fromEntries([...result.ranges].map(([k, r]) => [k, [r.min, r.max]]));
   await writeFile(reportPath, `${JSON.stringify({ options, summary: result.summary, bytes: { fp32: encodeModel(model).length, quantized: bytes.length }, guard: report, ranges }, null, 2)}\n`);
   log(`wrote ${modelPath} (${input.modelBytes.length} -> ${bytes.length} bytes) and ${reportPath}`);
-  return { modelPath, reportPath };
+  return { modelPath, reportPath, ...(report && { report }) };
 }
 
 function logReport(r: GuardReport, log: (line: string) => void): void {
