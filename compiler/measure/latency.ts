@@ -3,7 +3,8 @@
 // threads set explicitly). Each model runs in a child process of its own
 // (session-child.ts); rounds are interleaved across candidates so that the
 // shared machine's slow spells hit all of them alike, and ratios against the
-// first candidate (the fp32 baseline) come from the same run.
+// first candidate (the fp32 baseline) come from the same run; each round
+// starts with another model.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -71,8 +72,10 @@ export async function measureModels(models: readonly string[], options: MeasureO
       const wasm = models.map(() => 0);
       for (const [i, child] of children.entries()) await batch(child, warmup, `${models[i]} (${runtime})`);
       for (let r = 0; r < rounds; r++) {
-        for (const [i, child] of children.entries()) {
-          const got = await batch(child, runsPerRound, `${models[i]} (${runtime})`);
+        // A rotating order: no model always runs first after another's batch.
+        for (let k = 0; k < models.length; k++) {
+          const i = (k + r) % models.length;
+          const got = await batch(children[i], runsPerRound, `${models[i]} (${runtime})`);
           times[i].push(...got.times);
           wasm[i] = got.wasmBytes;
         }

@@ -29,7 +29,8 @@ export function scatterSvg(candidates: readonly ReportCandidate[], chosen: strin
   const W = 720, H = 420, L = 60, R = 20, T = 20, B = 50;
   const points = candidates.filter((c) => c.web);
   if (points.length === 0) return "<p>No candidate has an onnxruntime-web latency.</p>";
-  const xs = points.map((c) => c.web!.medianMs);
+  // The x range holds the IQR whiskers too.
+  const xs = points.flatMap((c) => [c.web!.q1Ms, c.web!.q3Ms]);
   const ys = points.map((c) => c.top1 * 100);
   const pad = (lo: number, hi: number) => ((hi - lo) * 0.1 || Math.abs(hi) * 0.1 || 1);
   const [x0, x1] = [Math.max(0, Math.min(...xs) - pad(Math.min(...xs), Math.max(...xs))), Math.max(...xs) + pad(Math.min(...xs), Math.max(...xs))];
@@ -83,6 +84,6 @@ export function sensitivitySvg(rows: readonly { layer: string; top1Gain: number;
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="per-layer sensitivity">
 <style>text{font:11px sans-serif;fill:#333}</style>
 ${bars.join("\n")}
-<text x="${L}" y="${H - 6}">mean |Δlogit| vs fp32 removed by keeping only this layer in fp32 (red: it helps; green: it does not)</text>
+<text x="10" y="${H - 6}">mean |Δlogit| vs fp32 removed by keeping only this layer in fp32 (red: it helps; green: it does not)</text>
 </svg>`;
 }
