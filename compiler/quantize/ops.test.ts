@@ -31,13 +31,14 @@ describe("quantize: op coverage", () => {
   const calib = Array.from({ length: 8 }, (_, i) => clip(i));
   const held = Array.from({ length: 4 }, (_, i) => clip(100 + i));
 
-  it.each(["qdq", "qoperator", "weight-only"] as const)("%s runs close to fp32", async (format) => {
+  const cases = [["qdq", "uint8"], ["qoperator", "uint8"], ["weight-only", "uint8"], ["qdq", "int8"], ["qoperator", "int8"]] as const;
+  it.each(cases)("%s, %s activations: runs close to fp32", async (format, activations) => {
     const calibration = await calibrate(model, calib.map((c) => c.input));
-    const result = quantize(model, calibration, { format, method: "minmax" });
+    const result = quantize(model, calibration, { format, method: "minmax", activations });
     const reference = await logitsOf(encodeModel(model), held);
     const e = await evaluate(encodeModel(result.model), held, reference);
     const peak = Math.max(...reference.flatMap((r) => [...r].map(Math.abs)));
-    console.log(`ops ${format}: max |Δ| ${e.maxAbsDelta.toFixed(4)} (outputs up to ${peak.toFixed(2)}) — ${result.summary}`);
+    console.log(`ops ${format} ${activations}: max |Δ| ${e.maxAbsDelta.toFixed(4)} (outputs up to ${peak.toFixed(2)}) — ${result.summary}`);
     expect(e.maxAbsDelta).toBeLessThan(0.05 * peak);
     const ops = result.graph.nodes.map((n) => n.op);
     if (format === "qoperator") {
