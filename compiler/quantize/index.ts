@@ -45,6 +45,9 @@ export function quantize(model: Model, calibration: Calibration, options: Quanti
   if (opset < 13) throw new CompileError(`quantize needs default opset 13 or later (per-channel DequantizeLinear), the model has ${opset}`);
   const ranges = calibrationRanges(calibration, o.method, o.activations, o.percentile);
   const exclude = new Set(o.exclude);
+  const keys = new Set(model.graph.nodes.map(nodeKey));
+  const unknown = o.exclude.filter((k) => !keys.has(k));
+  if (unknown.length) throw new CompileError(`exclude: no node ${unknown.map((k) => `"${k}"`).join(", ")} in the model (names as inspect prints them, or Op#index)`);
   const finish = (graph: Graph, summary: string): QuantizeResult => ({
     model: { ...model, graph, opsetImports: opsetsFor(graph, model.opsetImports) },
     graph,

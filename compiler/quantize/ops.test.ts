@@ -25,6 +25,12 @@ function opsModel() {
 }
 
 describe("quantize: op coverage", () => {
+  it("refuses to exclude a node the model does not have", async () => {
+    const m = opsModel();
+    const calibration = await calibrate(m, [{ name: "x", dtype: "float32", dims: [1, 4, 8, 8], data: new Float32Array(256) }]);
+    expect(() => quantize(m, calibration, { exclude: ["Conv_0", "nope"] })).toThrow('exclude: no node "nope" in the model');
+  });
+
   const model = opsModel();
   const random = seededRandom(9);
   const clip = (i: number) => ({ source: `r${i}`, input: { name: "x", dtype: "float32" as const, dims: [1, 4, 8, 8], data: uniform(random, 256) } });
