@@ -138,7 +138,8 @@ export const optimizeStage: Stage = {
     return [];
   },
   async run(input, ctx, dir) {
-    const result = await compile(input.onnx, { out: dir, log: ctx.log });
+    // compile's last line names the scratch directory, which the cache renames: leave it out.
+    const result = await compile(input.onnx, { out: dir, log: (line) => line.startsWith("wrote ") || ctx.log(line) });
     return { summary: `parity ${result.parity.toExponential(2)}`, model: { onnx: "model.onnx", manifest: "manifest.json" } };
   },
 };
