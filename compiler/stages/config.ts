@@ -6,6 +6,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { CompileError } from "../errors.ts";
 import { pruneConfigSchema } from "../prune/config.ts";
+import { QuantizeStageSchema } from "../quantize/stage-config.ts";
 import { StudentConfigSchema } from "../student/select.ts";
 
 const DataSchema = z.union([
@@ -37,6 +38,7 @@ export const CompileConfigSchema = z
     optimize: z.boolean().default(true).describe("fold constants and BatchNorm, drop dead nodes (lossless)"),
     prune: pruneConfigSchema.optional().describe("structural pruning (compiler/prune); a latency budget is not available here yet"),
     finetune: TrainSchema.optional().describe("train the pruned model with distillation from the unpruned one"),
+    quantize: QuantizeStageSchema.optional().describe("static int8 quantization last (compiler/quantize), checked on held-out clips"),
     accuracyBudget: z
       .object({
         maxTop1Drop: z.number().min(0).max(1).optional().describe("most val top-1 (a fraction) a stage may lose against the teacher"),
@@ -76,7 +78,8 @@ export function parseCompileConfig(value: unknown, source: string): CompileConfi
   const c = parsed.data;
   const data: DataConfig | undefined =
     c.data && ("dir" in c.data ? { dir: at(c.data.dir)! } : { ...c.data, trainList: at(c.data.trainList)!, valList: at(c.data.valList)!, labels: at(c.data.labels)!, root: at(c.data.root) });
-  return { ...c, data, out: at(c.out), cache: at(c.cache) };
+  const quantize = c.quantize && { ...c.quantize, calib: at(c.quantize.calib)!, eval: at(c.quantize.eval) };
+  return { ...c, data, out: at(c.out), cache: at(c.cache), quantize };
 }
 
 export async function readCompileConfig(path: string): Promise<CompileConfig> {

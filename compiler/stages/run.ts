@@ -10,6 +10,7 @@ import { parseManifest } from "../../contract/manifest.ts";
 import { candidateTable } from "../student/select.ts";
 import { codeVersion, contentKey, lookup, store } from "./cache.ts";
 import type { CompileConfig } from "./config.ts";
+import { quantizeStage } from "../quantize/stage.ts";
 import { distillStage, finetuneStage, optimizeStage, pct, pruneStage, studentStage, type Artifact, type Stage, type StageContext, type StageRecord } from "./stages.ts";
 
 export interface StagesOptions {
@@ -42,6 +43,7 @@ export function plannedStages(config: CompileConfig): Stage[] {
     ...(config.optimize ? [optimizeStage] : []),
     ...(config.prune ? [pruneStage] : []),
     ...(config.finetune ? [finetuneStage] : []),
+    ...(config.quantize ? [quantizeStage] : []),
   ];
 }
 
