@@ -70,6 +70,8 @@ export interface CompiledManifestInput {
   readonly id?: string;
   readonly version?: string;
   readonly createdAt: Date;
+  /** Measurements of this model (e.g. the quantization benchmark's), over the parent's of the same name. */
+  readonly metrics?: Readonly<Record<string, number>>;
   /** Names the manifest in validation errors. */
   readonly source: string;
 }
@@ -90,6 +92,7 @@ export function compiledManifest(m: CompiledManifestInput): Manifest {
         createdBy: "edgevid-compiler",
         createdAt: m.createdAt.toISOString(),
       },
+      metrics: { ...parent.metrics, ...m.metrics },
     },
     m.source,
   );

@@ -60,6 +60,9 @@ describe("compile report", () => {
 
   it("draws one sensitivity bar per layer, the ones worth keeping in fp32 red", () => {
     const page = renderHtml(report);
+    // Top-1 points decide the colour when there are any; the logit distance when not.
+    const pointsFirst = renderHtml({ ...report, sensitivity: [{ layer: "x", top1Gain: 1, meanAbsDeltaGain: -0.1 }] });
+    expect(pointsFirst).toMatch(/x<\/text><rect [^>]*fill="#dc2626"/);
     expect(page).toMatch(/blocks.0.conv_b<\/text><rect [^>]*fill="#dc2626"\/><text [^>]*>0.020, top-1 \+2.5 pts</);
     expect(page).toMatch(/head.proj<\/text><rect [^>]*fill="#059669"/);
   });

@@ -77,13 +77,14 @@ export function sensitivitySvg(rows: readonly { layer: string; top1Gain: number;
   const bar = (d: number) => (Math.abs(d) / max) * (W - L - R);
   const bars = rows.map((r, i) => {
     const y = T + i * row;
-    const color = r.meanAbsDeltaGain > 0 ? "#dc2626" : "#059669";
+    const helps = r.top1Gain !== 0 ? r.top1Gain > 0 : r.meanAbsDeltaGain > 0;
+    const color = helps ? "#dc2626" : "#059669";
     const points = r.top1Gain === 0 ? "" : `, top-1 ${r.top1Gain > 0 ? "+" : ""}${r.top1Gain.toFixed(1)} pts`;
     return `<text x="${L - 6}" y="${y + 11}" text-anchor="end">${esc(r.layer.length > 40 ? `…${r.layer.slice(-39)}` : r.layer)}</text><rect x="${L}" y="${y + 3}" width="${bar(r.meanAbsDeltaGain).toFixed(1)}" height="${row - 5}" fill="${color}"/><text x="${L + bar(r.meanAbsDeltaGain) + 4}" y="${y + 11}">${r.meanAbsDeltaGain.toPrecision(2)}${points}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="per-layer sensitivity">
 <style>text{font:11px sans-serif;fill:#333}</style>
 ${bars.join("\n")}
-<text x="10" y="${H - 6}">mean |Δlogit| vs fp32 removed by keeping only this layer in fp32 (red: it helps; green: it does not)</text>
+<text x="10" y="${H - 6}">mean |Δlogit| vs fp32 removed by keeping only this layer in fp32 (red: keeping it fp32 helps: top-1 recovered, else logits closer)</text>
 </svg>`;
 }
