@@ -4,8 +4,7 @@
 // npm run compile -- prune <run dir | model.onnx> --ratio R [--out DIR] ... (compiler/prune/command.ts)
 // npm run compile -- quantize <run dir | model.onnx> --calib DIR ... (compiler/quantize/command.ts)
 // npm run compile -- upload <model dir> [--local|--remote] ... (compiler/upload.ts)
-import { parseArgs } from "node:util";
-import { CompileError, isUserError } from "./errors.ts";
+import { CompileError, isUserError, parseFlags } from "./errors.ts";
 import { inspectModel } from "./inspect.ts";
 import { loadModel } from "./ir/index.ts";
 import { compile } from "./pipeline.ts";
@@ -37,23 +36,17 @@ async function main(argv: string[]): Promise<void> {
     await uploadCommand(argv.slice(1), (line) => console.log(line));
     return;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: "string" },
-        id: { type: "string" },
-        version: { type: "string" },
-        config: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new CompileError(`${(e as Error).message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      out: { type: "string" },
+      id: { type: "string" },
+      version: { type: "string" },
+      config: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    USAGE,
+  );
   if (values.help) {
     console.log(USAGE);
     return;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseManifestJson } from "../contract/manifest.ts";
 import { sha256Hex } from "./artifact.ts";
-import { EngineError, runEngine, writeEngineConfig, type EngineEvent } from "./engine.ts";
+import { EngineError, runEngine, runTaylor, writeEngineConfig, type EngineEvent } from "./engine.ts";
 import { tinyTeacher, type TinyTeacher } from "./stages/tiny-teacher.ts";
 
 let fixture: TinyTeacher;
@@ -57,6 +57,15 @@ describe("runEngine", () => {
     expect(error).toBeInstanceOf(EngineError);
     expect(error).toMatchObject({ kind: "input" });
     expect((error as Error).message).toMatch(new RegExp(`^videotrain distill --config ${config}: the engine refused it: .*unknown preset 'nope' for x3d`));
+  }, 120_000);
+
+  it("taylor: its flags passed, a model that is not there refused as the user's input", async () => {
+    const model = join(work, "no-model.onnx");
+    const args = { model, manifest: join(fixture.run, "manifest.json"), data: fixture.data, out: join(work, "scores.json"), batches: 1 };
+    const error = await runTaylor(args, { progress: () => {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineError);
+    expect(error).toMatchObject({ kind: "input" });
+    expect((error as Error).message).toMatch(new RegExp(`^videotrain taylor --model ${model} --manifest .* --batches 1: the engine refused it: `));
   }, 120_000);
 
   it("a missing engine: the interpreter named", async () => {

@@ -1,5 +1,6 @@
 // The bridge to the Python training engine (`videotrain finetune|distill
-// --config FILE`, training/videotrain/engine/README.md): spawn it, parse its
+// --config FILE`, `videotrain taylor --model ...`,
+// training/videotrain/engine/README.md): spawn it, parse its
 // JSON-lines events into typed values, show progress on stderr, and turn its
 // endings into clear errors. The interpreter is found like `npm run train`
 // finds it (training/python.ts).
@@ -19,9 +20,12 @@ export const StartEvent = z
   .object({
     event: z.literal("start"),
     protocol: z.literal(1),
-    command: z.enum(["finetune", "distill"]),
-    out: z.string(),
-    epochs: z.number().int(),
+    command: z.enum(["finetune", "distill", "taylor"]),
+    // finetune and distill:
+    out: z.string().optional(),
+    epochs: z.number().int().optional(),
+    // taylor:
+    batches: z.number().int().optional(),
     student: z.object({ architecture: z.string(), params: z.number(), macs: z.number(), frames: z.number(), cropSize: z.number() }).optional(),
   })
   .loose();
@@ -41,12 +45,30 @@ export const ResultEvent = z
     sha256: z.string(),
   })
   .loose();
+export const TaylorResultEvent = z
+  .object({
+    event: z.literal("result"),
+    ok: z.literal(true),
+    command: z.literal("taylor"),
+    outputs: z.object({ scores: z.string() }).loose(),
+    values: z.number().int(),
+    clips: z.number().int(),
+  })
+  .loose();
 export const ErrorEvent = z
   .object({ event: z.literal("error"), ok: z.literal(false), kind: z.enum(["input", "internal", "interrupted"]), message: z.string() })
   .loose();
-export const EngineEvent = z.discriminatedUnion("event", [StartEvent, TeacherEvent, StepEvent, EpochEvent, ResultEvent, ErrorEvent]);
+export const EngineEvent = z.discriminatedUnion("event", [
+  StartEvent,
+  TeacherEvent,
+  StepEvent,
+  EpochEvent,
+  z.discriminatedUnion("command", [ResultEvent, TaylorResultEvent]),
+  ErrorEvent,
+]);
 export type EngineEvent = z.infer<typeof EngineEvent>;
 export type EngineResult = z.infer<typeof ResultEvent>;
+export type TaylorResult = z.infer<typeof TaylorResultEvent>;
 
 /** The engine's config (config.schema.json); the engine validates it, these types only help callers. */
 export interface EngineConfig {
@@ -89,6 +111,7 @@ export function describeEvent(e: EngineEvent): string | undefined {
   const num = (v: number | null) => (v === null ? "n/a" : v.toFixed(3));
   switch (e.event) {
     case "start":
+      if (e.command === "taylor") return `  taylor: ${e.batches ?? "?"} batches`;
       return e.student
         ? `  ${e.command}: ${e.student.architecture}, ${e.student.params.toLocaleString("en-US")} params, ${e.student.macs.toLocaleString("en-US")} MACs, ${e.epochs} epochs`
         : `  ${e.command}: ${e.epochs} epochs`;
@@ -99,6 +122,7 @@ export function describeEvent(e: EngineEvent): string | undefined {
     case "epoch":
       return `  epoch ${e.epoch}/${e.of}: loss ${num(e.loss)}, val top-1 ${pct(e.val.top1)}, ${e.seconds.toFixed(1)} s${e.best ? " *best" : ""}`;
     case "result":
+      if (e.command === "taylor") return `  done: ${e.values} values scored on ${e.clips} clips`;
       return `  done: val top-1 ${pct(e.metrics["val.top1"] ?? null)} (best epoch ${e.bestEpoch})`;
     case "error":
       return undefined;
@@ -113,6 +137,36 @@ export async function writeEngineConfig(path: string, config: EngineConfig): Pro
 
 /** Runs `videotrain <command> --config <configPath>`; resolves with the result event, or throws EngineError. */
 export async function runEngine(command: EngineCommand, configPath: string, options: EngineOptions = {}): Promise<EngineResult> {
+  const result = await runVideotrain([command, "--config", configPath], options);
+  if (result.command !== command) throw new EngineError(`videotrain ${command} --config ${configPath}: a result event of ${result.command}`, "protocol");
+  return result as EngineResult;
+}
+
+/** `videotrain taylor`'s arguments (the engine's defaults when absent); paths as the engine's working directory (the repo root) sees them. */
+export interface TaylorArgs {
+  readonly model: string;
+  readonly manifest: string;
+  readonly data: string;
+  readonly out: string;
+  readonly batches?: number;
+  readonly batchSize?: number;
+  readonly threads?: number;
+  readonly seed?: number;
+}
+
+/** Runs `videotrain taylor` (per-channel Taylor importance into `args.out`); resolves with the result event, or throws EngineError. */
+export async function runTaylor(args: TaylorArgs, options: EngineOptions = {}): Promise<TaylorResult> {
+  const flags: [string, string | number | undefined][] = [
+    ["--model", args.model], ["--manifest", args.manifest], ["--data", args.data], ["--out", args.out],
+    ["--batches", args.batches], ["--batch-size", args.batchSize], ["--threads", args.threads], ["--seed", args.seed],
+  ];
+  const result = await runVideotrain(["taylor", ...flags.flatMap(([flag, v]) => (v === undefined ? [] : [flag, String(v)]))], options);
+  if (result.command !== "taylor") throw new EngineError(`videotrain taylor: a result event of ${result.command}`, "protocol");
+  return result;
+}
+
+/** Runs `videotrain <argv> --quiet`; resolves with the result event, or throws EngineError. */
+async function runVideotrain(argv: readonly string[], options: EngineOptions): Promise<EngineResult | TaylorResult> {
   let python: string;
   try {
     python = options.python ?? defaultPython();
@@ -122,7 +176,7 @@ export async function runEngine(command: EngineCommand, configPath: string, opti
   }
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Threads: the config's train.threads (the engine's default: all cores).
-  const child = spawn(python, ["-m", "videotrain", command, "--config", configPath, "--quiet"], {
+  const child = spawn(python, ["-m", "videotrain", ...argv, "--quiet"], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PYTHONUNBUFFERED: "1" },
@@ -158,7 +212,7 @@ export async function runEngine(command: EngineCommand, configPath: string, opti
     child.on("close", (c) => done(c));
   });
   onLine(pending);
-  const what = `videotrain ${command} --config ${configPath}`;
+  const what = `videotrain ${argv.join(" ")}`;
   const tail = stderr.trim().split("\n").slice(-15).join("\n");
   if (protocolProblem) throw new EngineError(`${what}: ${protocolProblem}`, "protocol");
   const last = events.at(-1);

@@ -3,8 +3,8 @@
 // multiply-adds and activation memory (per clip: symbolic dims such as the
 // batch taken as 1).
 import {
-  defaultOpset, describeNode, formatType, graphCost, inferShapes, inferTypes, OnnxError, printGraph,
-  type Graph, type Model, type TensorType, type ValueInfo,
+  defaultOpset, describeNode, formatType, graphCost, inferShapes, inferTypes, OnnxError, printGraph, withSymbolicDimsAsOne,
+  type Model, type TensorType, type ValueInfo,
 } from "./ir/index.ts";
 
 export function inspectModel(model: Model, source: string): string {
@@ -69,14 +69,6 @@ function layerTable(layers: ReturnType<typeof graphCost>["layers"], types: Reado
   const widths = rows.reduce((w, r) => r.map((c, i) => Math.max(c.length, w[i] ?? 0)), [] as number[]);
   // Numbers right-aligned, text left-aligned.
   return rows.map((r) => `  ${r.map((c, i) => (i >= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd()}`);
-}
-
-/** The graph with its inputs' symbolic dims (the batch) set to 1: costs are per clip. */
-function withSymbolicDimsAsOne(graph: Graph): Graph {
-  const inputs = graph.inputs.map((i) =>
-    i.type?.shape ? { ...i, type: { ...i.type, shape: i.type.shape.map((d) => (typeof d === "number" ? d : 1)) } } : i,
-  );
-  return { ...graph, inputs };
 }
 
 function si(n: number): string {

@@ -8,9 +8,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { readInputArtifact } from "./artifact.ts";
-import { CompileError } from "./errors.ts";
+import { CompileError, parseFlags } from "./errors.ts";
 
 export const UPLOAD_USAGE =
   "usage: npm run compile -- upload <model dir> [--local | --remote] [--bucket edgevid-models] [--persist-to DIR] [--no-latest]";
@@ -64,23 +63,17 @@ export async function uploadModel(dir: string, options: UploadOptions = {}): Pro
 }
 
 export async function uploadCommand(argv: string[], log: (line: string) => void): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        local: { type: "boolean" },
-        remote: { type: "boolean" },
-        bucket: { type: "string" },
-        "persist-to": { type: "string" },
-        "no-latest": { type: "boolean" },
-      },
-    });
-  } catch (e) {
-    throw new CompileError(`${(e as Error).message}\n${UPLOAD_USAGE}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      local: { type: "boolean" },
+      remote: { type: "boolean" },
+      bucket: { type: "string" },
+      "persist-to": { type: "string" },
+      "no-latest": { type: "boolean" },
+    },
+    UPLOAD_USAGE,
+  );
   if (positionals.length !== 1) throw new CompileError(`upload takes one model directory\n${UPLOAD_USAGE}`);
   if (values.local && values.remote) throw new CompileError(`--local and --remote: choose one\n${UPLOAD_USAGE}`);
   if (values.remote && values["persist-to"]) throw new CompileError(`--persist-to is for local state, not --remote\n${UPLOAD_USAGE}`);

@@ -173,3 +173,16 @@ export function constantValue(node: Node): Tensor | undefined {
   if (key === "sparse_value" && a.type === "opaque") return undefined;
   throw new IrProblem(`unsupported Constant attribute ${key} (${a.type})`);
 }
+
+/** The graph with its inputs' symbolic dims (the batch) set to 1: random inputs, latency, costs and exactness checks need fixed shapes. */
+export function withSymbolicDimsAsOne(graph: Graph): Graph {
+  const inputs = graph.inputs.map((i) =>
+    i.type?.shape ? { ...i, type: { ...i.type, shape: i.type.shape.map((d) => (typeof d === "number" ? d : 1)) } } : i,
+  );
+  return { ...graph, inputs };
+}
+
+/** The model with `withSymbolicDimsAsOne` applied to its graph. */
+export function batchOne(model: Model): Model {
+  return { ...model, graph: withSymbolicDimsAsOne(model.graph) };
+}

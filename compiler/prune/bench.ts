@@ -10,7 +10,7 @@ import { COMPILE_PASSES, runPasses } from "../pipeline.ts";
 import { zooExport } from "../testing/zoo-export.ts";
 import { graphCost } from "./cost.ts";
 import { prune } from "./index.ts";
-import { median, openTimer, type Runtime } from "./latency.ts";
+import { median, openTimer, type Runtime } from "../measure/in-process.ts";
 
 const { values } = parseArgs({
   options: {

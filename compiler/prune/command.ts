@@ -10,16 +10,14 @@
 // the stage runner (compile.json).
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { compiledManifest, readInputArtifact, writeArtifact } from "../artifact.ts";
-import { CompileError } from "../errors.ts";
-import { decodeModel, defaultOpset, encodeModel, validateModel, type Model } from "../ir/index.ts";
+import { CompileError, parseFlags } from "../errors.ts";
+import { batchOne, decodeModel, defaultOpset, encodeModel, validateModel, type Model } from "../ir/index.ts";
 import { COMPILE_PASSES, runPasses } from "../pipeline.ts";
 import { zeroDropped } from "./apply.ts";
-import { batchOne } from "./batch.ts";
 import type { PruneConfig, PruneConfigInput } from "./config.ts";
 import { parsePruneConfig, prune, pruneToLatency, type PruneResult } from "./index.ts";
-import { latencyOf, measureLatency, type Runtime } from "./latency.ts";
+import { latencyOf, measureLatency, type Runtime } from "../measure/in-process.ts";
 import { finetunePruned } from "./finetune.ts";
 import { computeTaylorScores, readTaylorScores } from "./taylor.ts";
 import { outputDifference } from "../testing/parity.ts";
@@ -41,35 +39,29 @@ export interface PruneCommandResult {
 }
 
 export async function pruneCommand(argv: string[], log: (line: string) => void): Promise<PruneCommandResult> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: "string" },
-        ratio: { type: "string" },
-        layer: { type: "string", multiple: true },
-        macs: { type: "string" },
-        params: { type: "string" },
-        "latency-ms": { type: "string" },
-        granularity: { type: "string" },
-        importance: { type: "string" },
-        aggregate: { type: "string" },
-        taylor: { type: "string" },
-        config: { type: "string" },
-        "taylor-data": { type: "string" },
-        "keep-bn": { type: "boolean" },
-        finetune: { type: "string" },
-        epochs: { type: "string" },
-        lr: { type: "string" },
-        runtime: { type: "string" },
-      },
-    });
-  } catch (e) {
-    throw new CompileError(`${(e as Error).message}\n${PRUNE_USAGE}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      out: { type: "string" },
+      ratio: { type: "string" },
+      layer: { type: "string", multiple: true },
+      macs: { type: "string" },
+      params: { type: "string" },
+      "latency-ms": { type: "string" },
+      granularity: { type: "string" },
+      importance: { type: "string" },
+      aggregate: { type: "string" },
+      taylor: { type: "string" },
+      config: { type: "string" },
+      "taylor-data": { type: "string" },
+      "keep-bn": { type: "boolean" },
+      finetune: { type: "string" },
+      epochs: { type: "string" },
+      lr: { type: "string" },
+      runtime: { type: "string" },
+    },
+    PRUNE_USAGE,
+  );
   if (positionals.length !== 1) throw new CompileError(`prune takes one run dir or model.onnx\n${PRUNE_USAGE}`);
   const config = await configFrom({ ...values, ...(values["taylor-data"] && { importance: "taylor" }) });
   const runtime = values.runtime ?? "web";

@@ -1,8 +1,7 @@
 // What a graph costs, as `compile inspect` counts it (ir/cost.ts): parameters
 // and multiply-adds per clip (batch 1). MACs are NaN when shape inference
 // cannot type every Conv/MatMul/Gemm/Einsum, so budgets on them fail clearly.
-import { graphCost as irGraphCost, type Graph } from "../ir/index.ts";
-import { batchOneGraph } from "./batch.ts";
+import { graphCost as irGraphCost, withSymbolicDimsAsOne, type Graph } from "../ir/index.ts";
 import { tolerantTypes } from "./groups.ts";
 
 export interface Cost {
@@ -11,7 +10,7 @@ export interface Cost {
 }
 
 export function graphCost(graph: Graph): Cost {
-  const fixed = batchOneGraph(graph);
+  const fixed = withSymbolicDimsAsOne(graph);
   const cost = irGraphCost(fixed, tolerantTypes(fixed));
   return { params: cost.parameters, macs: cost.uncounted ? NaN : cost.macs };
 }

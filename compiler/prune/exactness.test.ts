@@ -5,7 +5,7 @@
 // with SE and residuals, C2D, SlowFast), with BatchNormalization present and
 // BN-folded. MViT: what the pruner refuses, and why.
 import { describe, expect, it } from "vitest";
-import { encodeModel, loadModel, type Model } from "../ir/index.ts";
+import { batchOne, encodeModel, loadModel, type Model } from "../ir/index.ts";
 import { eliminateDeadNodes } from "../passes/eliminate-dead-nodes.ts";
 import { foldBatchNorm } from "../passes/fold-batch-norm.ts";
 import { runPasses } from "../pipeline.ts";
@@ -14,7 +14,6 @@ import { videoModel } from "../testing/video-model.ts";
 import { zooExport } from "../testing/zoo-export.ts";
 import { runModel } from "../runtime.ts";
 import { prune } from "./index.ts";
-import { batchOne } from "./batch.ts";
 import { exactness } from "./test-support.ts";
 
 const folded = (m: Model): Model => ({ ...m, graph: runPasses(m.graph, [foldBatchNorm, eliminateDeadNodes]).graph });

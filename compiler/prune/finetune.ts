@@ -2,9 +2,8 @@
 // `videotrain finetune --config` through the engine's ONNX importer. The
 // engine writes model.onnx + manifest.json (parent: the pruned model, passes:
 // its passes + finetune) into `out`.
-import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { runEngine, type EngineEvent } from "./engine-call.ts";
+import { runEngine, writeEngineConfig, type EngineResult } from "../engine.ts";
 
 export interface FinetuneRun {
   /** The pruned artifact (model.onnx + manifest.json). */
@@ -25,7 +24,7 @@ export interface FinetuneRun {
 }
 
 /** Runs the fine-tune; resolves with the engine's result event (outputs, metrics). */
-export async function finetunePruned(run: FinetuneRun): Promise<EngineEvent> {
+export async function finetunePruned(run: FinetuneRun): Promise<EngineResult> {
   // Absolute paths: the engine reads relative ones from the config file's directory.
   const both = (m: { onnx: string; manifest: string }) => ({ onnx: resolve(m.onnx), manifest: resolve(m.manifest) });
   const config = {
@@ -37,10 +36,6 @@ export async function finetunePruned(run: FinetuneRun): Promise<EngineEvent> {
     train: { epochs: run.epochs ?? 5, batchSize: run.batchSize ?? 8, threads: run.threads ?? 1, workers: 0, ...(run.lr && { lr: run.lr }) },
   };
   const path = `${resolve(run.out)}.finetune.json`;
-  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
-  const log = run.log ?? (() => {});
-  return runEngine(["finetune", "--config", path], (e) => {
-    if (e.event === "teacher") log(`  teacher val ${JSON.stringify(e.val)}`);
-    if (e.event === "epoch") log(`  epoch ${e.epoch}/${e.of}: loss ${Number(e.loss).toFixed(3)}, val ${JSON.stringify(e.val)}`);
-  });
+  await writeEngineConfig(path, config);
+  return runEngine("finetune", path, { progress: run.log ?? (() => {}) });
 }

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { CompileError } from "../errors.ts";
 import { encodeModel, type Model } from "../ir/index.ts";
-import { runEngine } from "./engine-call.ts";
+import { runTaylor } from "../engine.ts";
 import type { TaylorScores } from "./importance.ts";
 
 const scoresFile = z.object({ scores: z.record(z.string(), z.array(z.number())) });
@@ -41,6 +41,8 @@ export interface TaylorRun {
   readonly batches?: number;
   readonly batchSize?: number;
   readonly threads?: number;
+  /** The engine's progress lines (default: none). */
+  readonly log?: (line: string) => void;
 }
 
 export async function computeTaylorScores(run: TaylorRun): Promise<TaylorScores> {
@@ -49,10 +51,10 @@ export async function computeTaylorScores(run: TaylorRun): Promise<TaylorScores>
     const modelPath = join(dir, "model.onnx");
     const out = join(dir, "scores.json");
     await writeFile(modelPath, encodeModel(run.model));
-    await runEngine([
-      "taylor", "--model", modelPath, "--manifest", resolve(run.manifestPath), "--data", resolve(run.data), "--out", out,
-      "--batches", String(run.batches ?? 4), "--batch-size", String(run.batchSize ?? 4), "--threads", String(run.threads ?? 1),
-    ]);
+    await runTaylor(
+      { model: modelPath, manifest: resolve(run.manifestPath), data: resolve(run.data), out, batches: run.batches ?? 4, batchSize: run.batchSize ?? 4, threads: run.threads ?? 1 },
+      { progress: run.log ?? (() => {}) },
+    );
     return await readTaylorScores(out);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,11 +1,10 @@
 // Test helpers for pruning: small graphs with seeded weights, and the
 // exactness check (pruned graph vs the original with those channels zeroed).
 import { expect } from "vitest";
-import { attr, GraphBuilder, makeModel, type Graph, type Model } from "../ir/index.ts";
+import { attr, batchOne, GraphBuilder, makeModel, type Graph, type Model } from "../ir/index.ts";
 import { seededRandom, uniform } from "../random.ts";
 import { outputDifference } from "../testing/parity.ts";
 import { zeroDropped } from "./apply.ts";
-import { batchOne } from "./batch.ts";
 import type { PruneResult } from "./index.ts";
 
 /** Max |pruned - zeroed original| on seeded random inputs in onnxruntime. */

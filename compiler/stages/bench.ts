@@ -7,9 +7,8 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { readInputArtifact } from "../artifact.ts";
 import { isUserError } from "../errors.ts";
-import { decodeModel, graphCost, inferTypes, type Model } from "../ir/index.ts";
-import { batchOne } from "../prune/batch.ts";
-import { webLatency } from "../student/web-latency.ts";
+import { batchOne, decodeModel, graphCost, inferTypes, type Model } from "../ir/index.ts";
+import { measureLatency } from "../measure/in-process.ts";
 import { readCompileConfig } from "./config.ts";
 import { runStages } from "./run.ts";
 import { pct } from "./stages.ts";
@@ -18,8 +17,8 @@ async function measure(path: string): Promise<{ model: Model; bytes: number; par
   const bytes = await readFile(path);
   const model = batchOne(decodeModel(bytes, path));
   const cost = graphCost(model.graph, inferTypes(model.graph));
-  await webLatency(model, { runs: 1, warmup: 0 }); // wasm start-up and V8 tier-up
-  return { model, bytes: bytes.length, params: cost.parameters, macs: cost.macs, ms: await webLatency(model, { runs: 5, warmup: 1 }) };
+  await measureLatency(model, { runtime: "web", runs: 1, warmup: 0 }); // wasm start-up and V8 tier-up
+  return { model, bytes: bytes.length, params: cost.parameters, macs: cost.macs, ms: await measureLatency(model, { runtime: "web", runs: 5, warmup: 1 }) };
 }
 
 async function main(argv: string[]): Promise<void> {

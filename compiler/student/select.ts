@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { CompileError } from "../errors.ts";
 import { buildX3d, SPATIAL_STRIDE, x3dCost, type X3dCandidate } from "./x3d.ts";
-import { webLatency } from "./web-latency.ts";
+import { measureLatency } from "../measure/in-process.ts";
 
 const positive = z.number().positive();
 const list = (item: z.ZodNumber) => z.array(item).min(1).max(12);
@@ -97,7 +97,7 @@ export async function chooseStudent(config: StudentConfig, limits: Limits, log: 
   if (budget.latencyMs !== undefined) {
     for (const [i, c] of counted.entries()) {
       if (!c.fits) continue;
-      const latencyMs = await webLatency(buildX3d(c, limits.classes, "random"), config.latency);
+      const latencyMs = await measureLatency(buildX3d(c, limits.classes, "random"), { ...config.latency, runtime: "web" });
       const fits = latencyMs <= budget.latencyMs;
       log(`  measured ${describe(c)}: ${latencyMs.toFixed(1)} ms${fits ? "" : " (over)"}`);
       considered[i] = { ...c, latencyMs, fits, over: fits ? [] : ["latencyMs"] };

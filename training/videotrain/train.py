@@ -269,6 +269,19 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 # ---------------------------------------------------------------- loops
 
 
+def optimizer_step(optimizer, scaler, parameters, grad_clip: float) -> None:
+    """The step after backward: unscale (mixed precision), clip the gradient norm when grad_clip > 0, step, update the scaler."""
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    if grad_clip > 0:
+        nn.utils.clip_grad_norm_(parameters, grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+
+
 def train_one_epoch(net, loader, optimizer, scheduler, scaler, opts, device, dtype, d, tb, epoch, num_epochs, mix=None) -> dict:
     """One pass over the loader; an optimizer step every opts.accum_steps batches
     (the epoch's last step may take fewer). Metrics are summed over ranks.
@@ -300,15 +313,7 @@ def train_one_epoch(net, loader, optimizer, scheduler, scaler, opts, device, dty
             else:
                 scaled.backward()
         if stepping:
-            if scaler is not None:
-                scaler.unscale_(optimizer)
-            if opts.grad_clip > 0:
-                nn.utils.clip_grad_norm_(net.parameters(), opts.grad_clip)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
+            optimizer_step(optimizer, scaler, net.parameters(), opts.grad_clip)
             scheduler.step()
             tb.scalars({"step.loss": loss.item(), "step.lr": scheduler.get_last_lr()[0]}, scheduler.last_epoch)
         n = y.shape[0]

@@ -8,7 +8,7 @@
 // swscale's generic path, which interpolates chroma: there the bytes differ
 // slightly.
 
-/** One decoded 8-bit 4:2:0 picture (the decoder's YuvFrame has this shape). */
+/** One decoded 8-bit 4:2:0 picture (the decoder's YuvFrame). */
 export interface Yuv420 {
   width: number;
   height: number;

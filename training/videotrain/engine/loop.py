@@ -34,6 +34,7 @@ from ..train import (
     _loader,
     cosine_with_warmup,
     load_items,
+    optimizer_step,
     param_groups,
     pick_device,
     resolve_data,
@@ -172,16 +173,9 @@ def fit(job: Job) -> FitResult:
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
             else:
                 loss.backward()
-            if t.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
+            optimizer_step(optimizer, scaler, model.parameters(), t.grad_clip)
             scheduler.step()
             n = y.shape[0]
             sums["loss"] += loss.item() * n

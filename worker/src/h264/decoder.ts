@@ -6,18 +6,11 @@
 import h264Wasm from "../../decoder/build/h264.wasm";
 import { serverError, userError } from "../errors.ts";
 import { LIMITS } from "../limits.ts";
+import type { Yuv420 } from "../yuv.ts";
 import { WasiExit, wasiImports } from "./wasi.ts";
 
 /** One decoded picture, 8-bit 4:2:0: u and v are ceil(width/2) × ceil(height/2). */
-export interface YuvFrame {
-  width: number;
-  height: number;
-  y: Uint8Array;
-  u: Uint8Array;
-  v: Uint8Array;
-  strideY: number;
-  strideUV: number;
-}
+export type YuvFrame = Yuv420;
 
 export interface H264Decoder {
   /** Decodes one sync sample (length-prefixed NAL units as stored in MP4) on its own. */

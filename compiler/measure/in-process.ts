@@ -1,12 +1,14 @@
-// Latency of a graph in onnxruntime-node (native CPU kernels) or
-// onnxruntime-web (the wasm build the Worker runs, here in Node), one
-// thread: the median of timed runs after warm-up.
+// Latency of a model in this process, in onnxruntime-node (native CPU
+// kernels) or onnxruntime-web (the wasm build the Worker runs, here in Node),
+// one thread by default: the median of timed runs after warm-up. Quick
+// measures for choosing a student (compiler/student) and pruning to a latency
+// (compiler/prune); latency.ts measures each model in a process of its own.
 import * as ortNode from "onnxruntime-node";
-import { encodeModel, type Graph, type Model } from "../ir/index.ts";
+import { batchOne, encodeModel, type Graph, type Model } from "../ir/index.ts";
 import { randomInputs } from "../testing/parity.ts";
-import { batchOne } from "./batch.ts";
+import type { Runtime } from "./latency.ts";
 
-export type Runtime = "node" | "web";
+export type { Runtime };
 
 export interface LatencyOptions {
   readonly runs?: number;
