@@ -2,8 +2,8 @@
 // configured stages in order (student, distill, optimize, prune, finetune),
 // each cached by content hash so a re-run skips what is done, and stops when a
 // training stage loses more val top-1 than the accuracy budget allows.
-import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { copyFile, readFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { readInputArtifact, writeArtifact } from "../artifact.ts";
 import { CompileError } from "../errors.ts";
 import { parseManifest } from "../../contract/manifest.ts";
@@ -58,6 +58,7 @@ export async function runStages(inputPath: string, config: CompileConfig, option
   const teacher: Artifact = { onnx: input.modelPath, manifest: input.manifestPath };
   let ctx: StageContext = { config, teacher, log };
   let current = teacher;
+  let currentFiles: string[] = [];
   let baseline: number | undefined;
   const runs: StageRun[] = [];
   for (const [i, stage] of stages.entries()) {
@@ -76,12 +77,16 @@ export async function runStages(inputPath: string, config: CompileConfig, option
     checkAccuracy(stage.name, record, baseline, config, entry.dir);
     if (stage === pruneStage) ctx = { ...ctx, unpruned: current };
     if (record.student) ctx = { ...ctx, student: record.student.chosen };
-    if (record.model) current = { onnx: join(entry.dir, record.model.onnx), manifest: join(entry.dir, record.model.manifest) };
+    if (record.model) {
+      current = { onnx: join(entry.dir, record.model.onnx), manifest: join(entry.dir, record.model.manifest) };
+      currentFiles = (record.files ?? []).map((f) => join(entry.dir, f));
+    }
   }
 
   const final = await readInputArtifact(current.onnx);
   const manifest = parseManifest({ ...final.manifest, id: options.id ?? config.id ?? final.manifest.id, version: options.version ?? config.version ?? final.manifest.version }, join(out, "manifest.json"));
   const written = await writeArtifact(out, final.modelBytes, manifest);
+  for (const f of currentFiles) await copyFile(f, join(out, basename(f)));
   log(`wrote ${written.modelPath} (${final.modelBytes.length} bytes) and ${written.manifestPath}; stages: ${runs.map((r) => `${r.name} ${r.cached ? "cached" : `${r.seconds.toFixed(1)} s`}`).join(", ")}`);
   return { ...written, stages: runs };
 }

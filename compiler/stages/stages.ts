@@ -28,6 +28,8 @@ export interface StageRecord {
   readonly top1?: number;
   readonly teacherTop1?: number;
   readonly student?: { readonly chosen: Considered; readonly considered: readonly Considered[] };
+  /** Files in the entry the output gets beside its model when this stage made the final model (the quantize stage's report). */
+  readonly files?: readonly string[];
 }
 
 export interface StageContext {
