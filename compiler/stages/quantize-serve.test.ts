@@ -157,7 +157,8 @@ describe("npm run compile with a measuring quantize stage, served by the Worker"
   it("a forced QOperator choice: recorded as forced, and the Worker's int8 kernels agree with the compiler's too", async () => {
     const pass = forced.provenance.passes.at(-1)!;
     expect(pass.params).toMatchObject({ chosen: "qoperator-entropy", kind: "qoperator", forced: true });
-    expect(existsSync(join(forcedOut, "report.html"))).toBe(true);
+    expect(readFileSync(join(forcedOut, "report.html"), "utf8")).toContain("quantize-serve-forced");
+    expect(ReportSchema.parse(JSON.parse(readFileSync(join(forcedOut, "report.json"), "utf8"))).model).toEqual({ id: forced.id, version: forced.version });
     const { worker, compiler, accuracy } = await bothAnswers(forced, forcedOut);
     expect(worker).toEqual(compiler);
     expect(accuracy).toBeCloseTo(forced.metrics["heldOut.top1"], 6);

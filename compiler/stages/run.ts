@@ -11,6 +11,8 @@ import { candidateTable } from "../student/select.ts";
 import { codeVersion, contentKey, lookup, store } from "./cache.ts";
 import type { CompileConfig } from "./config.ts";
 import { quantizeStage } from "../quantize/stage.ts";
+import { ReportSchema } from "../report/schema.ts";
+import { writeReport } from "../report/write.ts";
 import { distillStage, finetuneStage, optimizeStage, pct, pruneStage, studentStage, type Artifact, type Stage, type StageContext, type StageRecord } from "./stages.ts";
 
 export interface StagesOptions {
@@ -87,6 +89,11 @@ export async function runStages(inputPath: string, config: CompileConfig, option
   const manifest = parseManifest({ ...final.manifest, id: options.id ?? config.id ?? final.manifest.id, version: options.version ?? config.version ?? final.manifest.version }, join(out, "manifest.json"));
   const written = await writeArtifact(out, final.modelBytes, manifest);
   for (const f of currentFiles) await copyFile(f, join(out, basename(f)));
+  if (currentFiles.some((f) => basename(f) === "report.json")) {
+    // The compile report names the shipped model: its id/version as given here.
+    const report = ReportSchema.parse(JSON.parse(await readFile(join(out, "report.json"), "utf8")));
+    await writeReport(out, { ...report, model: { id: manifest.id, version: manifest.version } });
+  }
   log(`wrote ${written.modelPath} (${final.modelBytes.length} bytes) and ${written.manifestPath}; stages: ${runs.map((r) => `${r.name} ${r.cached ? "cached" : `${r.seconds.toFixed(1)} s`}`).join(", ")}`);
   return { ...written, stages: runs };
 }
