@@ -2,18 +2,7 @@
 // flips, byte runs, truncations, box size corruption, reordered or dropped
 // top-level boxes, and edits of the sample tables (and of their fragmented
 // counterparts) that the indexer and the sample reader trust.
-
-/** mulberry32: a small seeded PRNG, the same sequence on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../compiler/random.ts";
 
 interface Box {
   type: string;
@@ -162,7 +151,7 @@ export const MUTATOR_NAMES = Object.keys(MUTATORS);
 
 /** Case `n`'s mutation of `file`: one to three mutators, chosen and parameterised by the seed. */
 export function mutate(file: Uint8Array, seed: number): { bytes: Uint8Array; applied: string[] } {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   let bytes = file;
   const applied: string[] = [];
   for (let n = rand() < 0.8 ? 1 : 2 + int(rand, 2); n > 0; n--) {

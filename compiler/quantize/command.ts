@@ -4,9 +4,8 @@
 // model.onnx + manifest.json (quantize pass in provenance) + quantize-report.json.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { compiledManifest, readInputArtifact, writeArtifact } from "../artifact.ts";
-import { CompileError } from "../errors.ts";
+import { CompileError, parseFlags } from "../errors.ts";
 import { decodeModel, defaultOpset, encodeModel, validateModel, type Model } from "../ir/index.ts";
 import { COMPILE_PASSES, runPasses } from "../pipeline.ts";
 import { calibrate } from "./calibrate.ts";
@@ -20,30 +19,24 @@ export const QUANTIZE_USAGE = `usage: npm run compile -- quantize <run dir | mod
        DIR: .npy float32 clips [N,C,T,H,W] or [C,T,H,W], normalized; labels.txt beside them: "<file> <label>[,...]"`;
 
 export async function quantizeCommand(argv: string[], log: (line: string) => void): Promise<{ modelPath: string; reportPath: string; report?: GuardReport }> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        calib: { type: "string" },
-        eval: { type: "string" },
-        method: { type: "string" },
-        percentile: { type: "string" },
-        format: { type: "string" },
-        activations: { type: "string" },
-        "reduce-range": { type: "boolean" },
-        exclude: { type: "string", multiple: true },
-        sensitivity: { type: "boolean" },
-        mixed: { type: "boolean" },
-        budget: { type: "string" },
-        out: { type: "string" },
-      },
-    });
-  } catch (e) {
-    throw new CompileError(`${(e as Error).message}\n${QUANTIZE_USAGE}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      calib: { type: "string" },
+      eval: { type: "string" },
+      method: { type: "string" },
+      percentile: { type: "string" },
+      format: { type: "string" },
+      activations: { type: "string" },
+      "reduce-range": { type: "boolean" },
+      exclude: { type: "string", multiple: true },
+      sensitivity: { type: "boolean" },
+      mixed: { type: "boolean" },
+      budget: { type: "string" },
+      out: { type: "string" },
+    },
+    QUANTIZE_USAGE,
+  );
   if (positionals.length !== 1) throw new CompileError(`quantize takes one run dir or model.onnx\n${QUANTIZE_USAGE}`);
   if (!values.calib) throw new CompileError(`quantize needs --calib DIR (calibration clips)\n${QUANTIZE_USAGE}`);
   if ((values.sensitivity || values.mixed) && !values.eval) throw new CompileError("--sensitivity and --mixed need --eval DIR (held-out clips)");

@@ -3,12 +3,10 @@
 // dequantized value; planned weights become int8 initializers (per channel)
 // behind a DequantizeLinear, biases int32. onnxruntime fuses DQ -> op -> Q
 // groups into integer kernels; elsewhere the graph computes in fp32.
-import {
-  attr, constantInitializers, definedNames, makeNode, makeTensor, renameReads, uniqueName,
-  type Graph, type Node, type Tensor,
-} from "../ir/index.ts";
+import { attr, constantInitializers, makeNode, renameReads, type Graph, type Node } from "../ir/index.ts";
 import { eliminateDeadNodes } from "../passes/eliminate-dead-nodes.ts";
-import { activationParams, quantizeBias, quantizeWeight, type ActivationParams } from "./params.ts";
+import { axisAttr, dequantizedWeight, tensorSink } from "./emit.ts";
+import { activationParams, quantizeBias, type ActivationParams } from "./params.ts";
 import { nodeKey, planQuantization, type Plan, type QuantizeSpec } from "./plan.ts";
 
 export interface QdqResult {
@@ -22,18 +20,8 @@ export interface QdqResult {
 export function toQdq(graph: Graph, spec: QuantizeSpec): QdqResult {
   const plan = planQuantization(graph, spec);
   const constants = constantInitializers(graph);
-  const taken = definedNames(graph);
-  const fresh = (base: string) => {
-    const name = uniqueName(taken, base);
-    taken.add(name);
-    return name;
-  };
-  const added: Tensor[] = [];
-  const constant = (base: string, dtype: Tensor["dtype"], dims: number[], data: Tensor["data"]) => {
-    const name = fresh(base);
-    added.push(makeTensor(name, dtype, dims, data));
-    return name;
-  };
+  const sink = tensorSink(graph);
+  const { fresh, constant, added } = sink;
   const params = new Map<string, ActivationParams>();
   const renames = new Map<string, string>(); // activation -> its dequantized value
   const qdq = (t: string): Node[] => {
@@ -65,14 +53,9 @@ export function toQdq(graph: Graph, spec: QuantizeSpec): QdqResult {
       const key = `${w.name}|${np.weight.axis}`;
       let qw = weights.get(key);
       if (!qw) {
-        const q = quantizeWeight(w, np.weight.axis, spec.reduceRange);
-        const c = q.scales.length;
-        const dims = np.weight.axis === undefined ? [] : [c];
-        const qName = constant(`${w.name}_quantized`, "int8", w.dims as number[], q.data);
-        const sName = constant(`${w.name}_scale`, "float32", dims, dims.length ? q.scales : Float32Array.of(q.scales[0]));
-        const zName = constant(`${w.name}_zero_point`, "int8", dims, new Int8Array(dims.length ? c : 1));
-        qw = { name: fresh(`${w.name}_dequantized`), scales: q.scales };
-        nodes.push(makeNode("DequantizeLinear", [qName, sName, zName], [qw.name], axisAttr(np.weight.axis), `${w.name}_DequantizeLinear`));
+        const dq = dequantizedWeight(sink, w, np.weight.axis, spec.reduceRange);
+        qw = { name: dq.name, scales: dq.scales };
+        nodes.push(dq.node);
         weights.set(key, qw);
         weightCount++;
       }
@@ -109,8 +92,4 @@ export function toQdq(graph: Graph, spec: QuantizeSpec): QdqResult {
       `QDQ: ${plan.nodes.size} nodes quantized (${spec.activations} activations, int8 weights` +
       `${spec.reduceRange ? " 7-bit" : ""}), ${plan.tensors.size} activations, ${weightCount} weights, ${plan.foldedRelus.size} Relus folded`,
   };
-}
-
-function axisAttr(axis: number | undefined): Record<string, ReturnType<typeof attr.int>> {
-  return axis === undefined ? {} : { axis: attr.int(axis) };
 }

@@ -1,20 +1,14 @@
 // Weight-only int8 storage: Conv/Gemm/MatMul weights become int8 (per output
 // channel, symmetric) behind a DequantizeLinear; everything computes in fp32.
 // A size candidate: ~4x smaller weights, no activation error, no integer kernels.
-import { attr, constantInitializers, definedNames, getInt, isDefaultDomain, makeNode, makeTensor, uniqueName, type Graph, type Node, type Tensor } from "../ir/index.ts";
+import { constantInitializers, getInt, isDefaultDomain, type Graph, type Node, type Tensor } from "../ir/index.ts";
 import { eliminateDeadNodes } from "../passes/eliminate-dead-nodes.ts";
-import { quantizeWeight } from "./params.ts";
+import { dequantizedWeight, tensorSink } from "./emit.ts";
 import { nodeKey } from "./plan.ts";
 
 export function toWeightOnly(graph: Graph, options: { reduceRange?: boolean; exclude?: ReadonlySet<string> } = {}): { graph: Graph; summary: string } {
   const constants = constantInitializers(graph);
-  const taken = definedNames(graph);
-  const fresh = (base: string) => {
-    const name = uniqueName(taken, base);
-    taken.add(name);
-    return name;
-  };
-  const added: Tensor[] = [];
+  const sink = tensorSink(graph);
   const done = new Map<string, string>(); // weight|axis -> dequantized name
   const nodes: Node[] = [];
   graph.nodes.forEach((node, index) => {
@@ -26,21 +20,13 @@ export function toWeightOnly(graph: Graph, options: { reduceRange?: boolean; exc
     }
     const key = `${w.name}|${axis}`;
     if (!done.has(key)) {
-      const q = quantizeWeight(w, axis, options.reduceRange ?? false);
-      const dims = axis === undefined ? [] : [q.scales.length];
-      const names = [fresh(`${w.name}_quantized`), fresh(`${w.name}_scale`), fresh(`${w.name}_zero_point`)];
-      added.push(
-        makeTensor(names[0], "int8", w.dims, q.data),
-        makeTensor(names[1], "float32", dims, dims.length ? q.scales : Float32Array.of(q.scales[0])),
-        makeTensor(names[2], "int8", dims, new Int8Array(q.scales.length)),
-      );
-      const dq = fresh(`${w.name}_dequantized`);
-      nodes.push(makeNode("DequantizeLinear", names, [dq], axis === undefined ? {} : { axis: attr.int(axis) }, `${w.name}_DequantizeLinear`));
-      done.set(key, dq);
+      const dq = dequantizedWeight(sink, w, axis, options.reduceRange ?? false);
+      nodes.push(dq.node);
+      done.set(key, dq.name);
     }
     nodes.push({ ...node, inputs: node.inputs.map((n, i) => (i === 1 ? done.get(key)! : n)) });
   });
-  const result = eliminateDeadNodes.run({ ...graph, nodes, initializers: [...graph.initializers, ...added] }).graph;
+  const result = eliminateDeadNodes.run({ ...graph, nodes, initializers: [...graph.initializers, ...sink.added] }).graph;
   return { graph: result, summary: `weight-only int8: ${done.size} weights stored as int8` };
 }
 
