@@ -21,6 +21,8 @@ from typing import Any
 
 import jsonschema
 
+from .jsonfile import read_json
+
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 SCHEMA_PATH = PRESETS_DIR / "preset.schema.json"
 
@@ -89,12 +91,7 @@ def bundled_path(name: str) -> Path | None:
 def load_preset(path: str | Path) -> dict[str, Any]:
     """The TrainOptions fields a preset file sets; PresetError names the file and the bad key."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PresetError(f"{path}: preset file not found") from None
-    except json.JSONDecodeError as e:
-        raise PresetError(f"{path}: not valid JSON: {e}") from None
+    doc = read_json(path, PresetError, "preset file")
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise PresetError(f"{path}: " + "; ".join(_problem(e) for e in errors))

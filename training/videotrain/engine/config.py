@@ -15,6 +15,8 @@ from typing import Any
 
 import jsonschema
 
+from ..jsonfile import read_json
+
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
 
 # Student overrides of X3D's shape; frames and crop apply to every arch (the registry resizes the heads).
@@ -163,13 +165,7 @@ def parse_config(obj: Any, command: str, source: Path) -> EngineConfig:
 
 def load_config(path: str | Path, command: str) -> EngineConfig:
     path = Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON: {e}") from None
-    return parse_config(obj, command, path)
+    return parse_config(read_json(path, ConfigError, "config file"), command, path)
 
 
 __all__ = ["ConfigError", "EngineConfig", "ModelSource", "TrainConfig", "X3D_OVERRIDES", "load_config", "parse_config", "schema"]
