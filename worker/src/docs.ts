@@ -3,7 +3,7 @@
 // scripts and no external resources; the CSP header forbids them anyway.
 import type { Context } from "hono";
 import type { AppEnv } from "./middleware.ts";
-import { buildOpenApiDocument } from "./openapi.ts";
+import { openApiDocument } from "./openapi.ts";
 
 type Json = Record<string, any>; // walking a JSON document whose shape openapi.ts fixes
 
@@ -129,5 +129,5 @@ let cached: string | undefined;
 
 export async function docs(c: Context<AppEnv>): Promise<Response> {
   c.header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-  return c.html((cached ??= renderDocs(buildOpenApiDocument())));
+  return c.html((cached ??= renderDocs(openApiDocument())));
 }

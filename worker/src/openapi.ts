@@ -91,10 +91,16 @@ export function buildOpenApiDocument(): Json {
   };
 }
 
-let cached: string | undefined;
+// Built once per isolate, on first use (not at start-up), for /openapi.json and /docs alike.
+let document: Json | undefined;
+let json: string | undefined;
+
+export function openApiDocument(): Json {
+  return (document ??= buildOpenApiDocument());
+}
 
 export function openApiJson(): string {
-  return (cached ??= JSON.stringify(buildOpenApiDocument()));
+  return (json ??= JSON.stringify(openApiDocument()));
 }
 
 export async function openapi(c: Context<AppEnv>): Promise<Response> {
