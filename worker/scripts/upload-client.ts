@@ -18,6 +18,8 @@ export interface UploadOptions {
   /** The video's name in the bucket (default: the file's name, made safe). */
   name?: string;
   partSize?: number;
+  /** Replace a video already stored under the name (the server refuses with 409 otherwise). */
+  overwrite?: boolean;
   /** Parts in flight at once. */
   concurrency?: number;
   /** Tries per request. */
@@ -52,7 +54,7 @@ interface ApiError {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function uploadFile(file: string, options: UploadOptions): Promise<UploadResult> {
-  const { url, key, partSize, concurrency = 3, attempts = 5, baseDelayMs = 1000, onProgress = () => {}, onMessage = () => {} } = options;
+  const { url, key, partSize, overwrite = false, concurrency = 3, attempts = 5, baseDelayMs = 1000, onProgress = () => {}, onMessage = () => {} } = options;
   const path = resolve(file);
   const info = await stat(path).catch((e: Error) => {
     throw new UploadError(`${file}: ${e.message}`);
@@ -115,7 +117,7 @@ export async function uploadFile(file: string, options: UploadOptions): Promise<
     else await fail(res, `GET /v1/uploads/${remembered}`);
   }
   if (!status) {
-    const res = await call("POST", "/v1/uploads", JSON.stringify({ filename: name, bytes: info.size, contentType: "video/mp4", ...(partSize ? { partSize } : {}) }), { "Content-Type": "application/json" });
+    const res = await call("POST", "/v1/uploads", JSON.stringify({ filename: name, bytes: info.size, contentType: "video/mp4", overwrite, ...(partSize ? { partSize } : {}) }), { "Content-Type": "application/json" });
     if (res.status !== 201) await fail(res, "POST /v1/uploads");
     const created = UploadCreatedSchema.parse(await res.json());
     status = { ...created, status: "uploading", done: [], bytesDone: 0 };

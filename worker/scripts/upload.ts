@@ -6,10 +6,11 @@
 import { parseArgs } from "node:util";
 import { UploadError, uploadFile } from "./upload-client.ts";
 
-const USAGE = `usage: npm run upload -- FILE [--url URL] [--key KEY] [--name NAME] [--part-size BYTES] [--concurrency N] [--retries N]
+const USAGE = `usage: npm run upload -- FILE [--url URL] [--key KEY] [--name NAME] [--overwrite] [--part-size BYTES] [--concurrency N] [--retries N]
   --url URL          the Worker (default http://127.0.0.1:8787, as npm start serves it)
   --key KEY          an API key (default: the EDGEVID_API_KEY env var; none for npm start)
   --name NAME        the video's name in the bucket (default: the file's name)
+  --overwrite        replace a video already stored under the name (default: refused, HTTP 409 video_exists)
   --part-size BYTES  bytes per part, 5 MiB to 64 MiB (default: the server's, 8 MiB)
   --concurrency N    parts in flight at once (default 3)
   --retries N        retries of a failed request, with backoff from 1 s (default 4)`;
@@ -27,6 +28,7 @@ const { positionals, values } = (() => {
         url: { type: "string", default: "http://127.0.0.1:8787" },
         key: { type: "string" },
         name: { type: "string" },
+        overwrite: { type: "boolean", default: false },
         "part-size": { type: "string" },
         concurrency: { type: "string", default: "3" },
         retries: { type: "string", default: "4" },
@@ -62,6 +64,7 @@ try {
     key: values.key ?? process.env.EDGEVID_API_KEY,
     name: values.name,
     partSize: integer("part-size", values["part-size"]),
+    overwrite: values.overwrite,
     concurrency: integer("concurrency", values.concurrency),
     attempts: values.retries === "0" ? 1 : integer("retries", values.retries)! + 1,
     onMessage: (text) => console.error(`${tty ? "\r\x1b[K" : ""}upload: ${text}`),

@@ -9,7 +9,7 @@ import { ApiKeyRecordSchema } from "./keys.ts";
 import { LIMITS } from "./limits.ts";
 import { JobSchema } from "./jobs/schema.ts";
 import { CreateJobSchema, JobCreatedSchema, JobIdSchema, JobListQuerySchema, JobListSchema } from "./jobs/requests.ts";
-import { CreateUploadSchema, PartStoredSchema, StoredVideoSchema, UploadAbortedSchema, UploadCreatedSchema, UploadIdSchema, UploadStatusSchema, VideoNameSchema } from "./uploads/schemas.ts";
+import { CreateUploadSchema, PartStoredSchema, PutVideoQuerySchema, StoredVideoSchema, UploadAbortedSchema, UploadCreatedSchema, UploadIdSchema, UploadStatusSchema, VideoNameSchema } from "./uploads/schemas.ts";
 
 /** A count option: decimal text for an integer from 1 to `max`. */
 const count = (max: number) =>
@@ -381,21 +381,28 @@ function uploadRoutes(): RouteDoc[] {
     errorExample("unsupported_codec", 'R2 object "videos/key_5d1360d3854e3c70/clip.mp4": its video is HEVC (H.265, hvc1); only H.264 (avc1/avc3) is decoded; the upload was not kept', "an MP4 …"),
   );
   const stored = { description: "the stored video, ready for POST /v1/classify (r2Key) and POST /v1/jobs", schema: StoredVideoSchema };
+  const taken = error(
+    "a video is already stored under the name and overwrite was not asked for (nothing was stored)",
+    errorExample("video_exists", "a video is already stored at videos/key_5d1360d3854e3c70/lecture.mp4", "another name, or overwrite=true to replace it"),
+  );
   return [
     {
       method: "put",
       path: "/v1/videos/{name}",
       summary: "Upload a small video in one request",
       description:
-        "Stores the MP4 body at videos/<key id>/<name> in the VIDEOS bucket (replacing one of that name) after indexing it: a file that is not a usable " +
-        "H.264 MP4 is refused and never stored. Bodies up to MAX_BODY_BYTES; larger files go through POST /v1/uploads.",
+        "Stores the MP4 body at videos/<key id>/<name> in the VIDEOS bucket after indexing it: a file that is not a usable " +
+        "H.264 MP4 is refused and never stored, and a video already under the name stays as it was. Create-only by default (as If-None-Match: *): " +
+        "a taken name is a 409 unless overwrite=true, which replaces the old video in one atomic put. Bodies up to MAX_BODY_BYTES; larger files go through POST /v1/uploads.",
       auth: true,
       params: z.object({ name: VideoNameSchema }),
+      query: PutVideoQuerySchema,
       body: { "video/mp4": z.file().describe("the MP4 itself") },
       responses: {
         201: stored,
         400: error("a bad name or an empty body"),
         413: error("the body is larger than MAX_BODY_BYTES: use POST /v1/uploads"),
+        409: taken,
         415: error("the body is not video/mp4"),
         422: refused,
       },
@@ -407,7 +414,8 @@ function uploadRoutes(): RouteDoc[] {
       description:
         "Starts an R2 multipart upload of a file of `bytes` bytes to videos/<key id>/<filename>. Send parts 1 to `parts` with PUT (each exactly " +
         "`partSize` bytes but the last, in any order, in parallel, again after a failure), then POST …/complete. After a dropped connection, " +
-        "GET /v1/uploads/{uploadId} says which parts are stored. `npm run upload -- FILE --url URL` does all of this with retries.",
+        "GET /v1/uploads/{uploadId} says which parts are stored. The parts are assembled away from the name (uploads/<id>/video) and reach it only once checked; " +
+        "a taken name is refused here and at completion unless `overwrite` is true. `npm run upload -- FILE --url URL` does all of this with retries.",
       auth: true,
       body: { "application/json": CreateUploadSchema },
       responses: {
@@ -417,6 +425,7 @@ function uploadRoutes(): RouteDoc[] {
           example: { uploadId: "up_3f1c9a0b5d7e4f2a8c6b1d0e9f8a7b6c", key: "videos/key_5d1360d3854e3c70/lecture.mp4", bytes: 734003200, partSize: 8388608, parts: 88 },
         },
         400: error("a bad filename, size, content type or part size"),
+        409: taken,
       },
     },
     {
@@ -452,11 +461,18 @@ function uploadRoutes(): RouteDoc[] {
       path: "/v1/uploads/{uploadId}/complete",
       summary: "Complete an upload",
       description:
-        "Assembles the parts into the object and indexes it (reading only the MP4's index). A file that is not a usable H.264 MP4 is deleted with " +
-        "its upload (422). Asking again after success answers the same.",
+        "Assembles the parts at a staging key and indexes them (reading only the MP4's index); only a usable H.264 MP4 is then copied to its name, in one " +
+        "atomic put. A file that is not is deleted with its upload (422), and a video already under the name is untouched. Asking again after success answers the same.",
       auth: true,
       params: uploadId,
-      responses: { 200: stored, 400: error("not an upload id"), 403: forbidden, 404: notFound, 409: error("parts are missing (the message lists them)"), 422: refused },
+      responses: {
+        200: stored,
+        400: error("not an upload id"),
+        403: forbidden,
+        404: notFound,
+        409: error("parts are missing (upload_incomplete, the message lists them), or the name was taken meanwhile without overwrite (video_exists: the upload is not kept)"),
+        422: refused,
+      },
     },
     {
       method: "delete",

@@ -35,11 +35,12 @@ export function ownerOf(c: Context<AppEnv>): string {
 
 /**
  * Uploads live at videos/<key id>/<name> (uploads/routes.ts): another key's
- * uploads are not found, by classify or jobs alike. Keys outside videos/ were
- * put there by the operator and are open to every key.
+ * uploads are not found, by classify or jobs alike. uploads/ holds the upload
+ * machinery's own objects (state, parts, files not yet checked): found by no one.
+ * Other keys were put there by the operator and are open to every key.
  */
 export function checkVideoAccess(owner: string, key: string): void {
-  if (key.startsWith("videos/") && !key.startsWith(`videos/${owner}/`)) {
+  if (key.startsWith("uploads/") || (key.startsWith("videos/") && !key.startsWith(`videos/${owner}/`))) {
     throw userError(404, "r2_key_not_found", `no R2 object ${JSON.stringify(key)} for this API key`, `the key of a video this API key uploaded (videos/${owner}/<name>)`);
   }
 }

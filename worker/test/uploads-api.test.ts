@@ -164,7 +164,7 @@ describe("multipart upload", () => {
     const res = await local(`/v1/uploads/${upload.uploadId}`, { method: "DELETE" });
     expect(await res.json()).toEqual({ uploadId: upload.uploadId, aborted: true });
     await expectError(await local(`/v1/uploads/${upload.uploadId}`), 404, "upload_not_found");
-    await expect(env.VIDEOS.resumeMultipartUpload(upload.key, state.r2UploadId).uploadPart(2, new Uint8Array(5))).rejects.toThrow();
+    await expect(env.VIDEOS.resumeMultipartUpload(`uploads/${upload.uploadId}/video`, state.r2UploadId).uploadPart(2, new Uint8Array(5))).rejects.toThrow();
     expect(await env.VIDEOS.head(upload.key)).toBeNull();
   });
 
@@ -173,7 +173,7 @@ describe("multipart upload", () => {
     const upload = await start(local, "expired.mp4", file.length);
     await sendPart(local, upload.uploadId, 1, file);
     const state = JSON.parse(await (await env.VIDEOS.get(`uploads/${upload.uploadId}/state`))!.text()) as { r2UploadId: string };
-    await env.VIDEOS.resumeMultipartUpload(upload.key, state.r2UploadId).abort(); // as R2's lifecycle rule would
+    await env.VIDEOS.resumeMultipartUpload(`uploads/${upload.uploadId}/video`, state.r2UploadId).abort(); // as R2's lifecycle rule would
     const res = await part(local, upload.uploadId, 2, file.subarray(PART));
     expect((await expectError(res, 404, "upload_expired")).error.message).toContain("no longer exists in R2");
     await expectError(await local(`/v1/uploads/${upload.uploadId}`), 404, "upload_not_found");

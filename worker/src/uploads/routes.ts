@@ -6,18 +6,21 @@
 //   POST /v1/uploads/:uploadId/complete         assemble, index, keep or delete
 //   DELETE /v1/uploads/:uploadId                abort
 // An upload belongs to the API key that started it; other keys get a 403.
+// A video reaches its name only once it is checked, and replaces a video of
+// that name only with overwrite (place.ts).
 import type { Context } from "hono";
 import { ownerOf } from "../auth.ts";
 import { userError } from "../errors.ts";
 import type { AppEnv } from "../middleware.ts";
 import { bytesSource, r2Source } from "../mp4/source.ts";
 import { choosePartSize, partBytes, partCount } from "./parts.ts";
-import { CreateUploadSchema, UploadIdSchema, VideoNameSchema, type StoredVideo, type UploadState } from "./schemas.ts";
-import { deleteParts, deleteUpload, listParts, readState, recordPart, writeState } from "./store.ts";
+import { checkFree, placeVideo, type Placement } from "./place.ts";
+import { CreateUploadSchema, PutVideoQuerySchema, UploadIdSchema, VideoNameSchema, type StoredVideo, type UploadState } from "./schemas.ts";
+import { deleteParts, deleteUpload, listParts, readState, recordPart, stagingKey, writeState } from "./store.ts";
 import { describeVideo } from "./validate.ts";
 
 const ACCEPTED_CREATE = 'a JSON body {"filename": "<name>.mp4", "bytes": <file size>, "contentType": "video/mp4", "partSize"?: <bytes>}';
-const ACCEPTED_PUT = "an MP4 body (Content-Type: video/mp4) with a Content-Length";
+const ACCEPTED_PUT = "an MP4 body (Content-Type: video/mp4) with a Content-Length; query: overwrite=true|false (default false)";
 
 const videoKey = (owner: string, name: string) => `videos/${owner}/${name}`;
 
@@ -53,7 +56,7 @@ function notCompleted(state: UploadState): void {
 /** R2 drops unfinished multipart uploads (after 7 days by default): then the upload's state goes too, and the client hears why. */
 async function inR2<T>(c: Context<AppEnv>, state: UploadState, call: (upload: R2MultipartUpload) => Promise<T>): Promise<T> {
   try {
-    return await call(c.env.VIDEOS.resumeMultipartUpload(state.key, state.r2UploadId));
+    return await call(c.env.VIDEOS.resumeMultipartUpload(stagingKey(state.id), state.r2UploadId));
   } catch (error) {
     // R2's error 10024: "The specified multipart upload does not exist."
     if (!String((error as Error).message).includes("(10024)")) throw error;
@@ -70,12 +73,14 @@ export async function createUpload(c: Context<AppEnv>): Promise<Response> {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
     throw userError(400, "invalid_upload", problems, ACCEPTED_CREATE);
   }
-  const { filename, bytes, contentType, partSize: requested } = parsed.data;
+  const { filename, bytes, contentType, partSize: requested, overwrite } = parsed.data;
   const owner = ownerOf(c);
   const key = videoKey(owner, filename);
+  // Refused now rather than after the client has sent every part.
+  await checkFree(c.env.VIDEOS, { key, owner, overwrite });
   const partSize = choosePartSize(bytes, requested);
   const id = `up_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
-  const upload = await c.env.VIDEOS.createMultipartUpload(key, { httpMetadata: { contentType }, customMetadata: { owner, uploadId: id } });
+  const upload = await c.env.VIDEOS.createMultipartUpload(stagingKey(id), { httpMetadata: { contentType }, customMetadata: { owner, uploadId: id } });
   const state: UploadState = {
     id,
     owner,
@@ -84,6 +89,7 @@ export async function createUpload(c: Context<AppEnv>): Promise<Response> {
     partSize,
     parts: partCount(bytes, partSize),
     contentType,
+    overwrite,
     r2UploadId: upload.uploadId,
     createdAt: new Date().toISOString(),
   };
@@ -133,18 +139,25 @@ export async function completeUpload(c: Context<AppEnv>): Promise<Response> {
     const list = missing.length > 10 ? `${missing.slice(0, 10).join(", ")} and ${missing.length - 10} more` : missing.join(", ");
     throw userError(409, "upload_incomplete", `upload ${state.id} is missing part${missing.length > 1 ? "s" : ""} ${list}`, `all ${state.parts} parts (GET /v1/uploads/${state.id} lists those done)`);
   }
-  const object = await inR2(c, state, (upload) => upload.complete(parts.map((p) => ({ partNumber: p.part, etag: p.etag }))));
+  await inR2(c, state, (upload) => upload.complete(parts.map((p) => ({ partNumber: p.part, etag: p.etag }))));
+  const staged = stagingKey(state.id);
+  let placed: R2Object;
   let video: StoredVideo["video"];
   try {
-    video = await describeVideo(await r2Source(bucket, state.key));
+    video = await describeVideo(await r2Source(bucket, staged));
+    // R2 has no rename: the checked bytes are copied to the name in one put (streamed, never whole in memory).
+    const object = await bucket.get(staged);
+    if (!object) throw new Error(`the assembled upload ${staged} vanished before it was placed`);
+    placed = await placeVideo(bucket, object.body, { key: state.key, owner: state.owner, overwrite: state.overwrite });
   } catch (error) {
-    // Not a usable video: neither it nor the upload is kept.
-    await bucket.delete(state.key);
+    // Not a usable video, or its name was taken meanwhile: the upload is not kept, the name keeps what it had.
+    await bucket.delete(staged);
     await deleteUpload(bucket, state.id);
     throw error;
   }
-  const stored: StoredVideo = { key: state.key, bytes: object.size, etag: object.etag, video };
+  const stored: StoredVideo = { key: state.key, bytes: placed.size, etag: placed.etag, video };
   await writeState(bucket, { ...state, completed: stored });
+  await bucket.delete(staged);
   await deleteParts(bucket, state.id, parts);
   return c.json(stored);
 }
@@ -152,7 +165,7 @@ export async function completeUpload(c: Context<AppEnv>): Promise<Response> {
 export async function abortUpload(c: Context<AppEnv>): Promise<Response> {
   const state = await ownedUpload(c);
   notCompleted(state);
-  await c.env.VIDEOS.resumeMultipartUpload(state.key, state.r2UploadId).abort();
+  await c.env.VIDEOS.resumeMultipartUpload(stagingKey(state.id), state.r2UploadId).abort();
   await deleteUpload(c.env.VIDEOS, state.id);
   return c.json({ uploadId: state.id, aborted: true as const });
 }
@@ -160,12 +173,16 @@ export async function abortUpload(c: Context<AppEnv>): Promise<Response> {
 /** PUT /v1/videos/:name: a small video in one request, indexed before it is stored (a bad one never lands). */
 export async function putVideo(c: Context<AppEnv>): Promise<Response> {
   const name = parseName(c.req.param("name") ?? "");
+  const query = PutVideoQuerySchema.safeParse(c.req.query());
+  if (!query.success) throw userError(400, "invalid_option", query.error.issues.map((i) => `${i.path.join(".") || "(query)"}: ${i.message}`).join("; "), ACCEPTED_PUT);
+  const placement: Placement = { key: videoKey(ownerOf(c), name), owner: ownerOf(c), overwrite: query.data.overwrite };
+  // A taken name is refused before the body is read.
+  await checkFree(c.env.VIDEOS, placement);
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
   if (type !== "video/mp4") throw userError(415, "unsupported_media_type", `the body is ${type ? `"${type}"` : "of no declared type"}`, ACCEPTED_PUT);
   const bytes = new Uint8Array(await c.req.arrayBuffer());
   if (bytes.length === 0) throw userError(400, "empty_video", "the video/mp4 body is empty (0 bytes)", ACCEPTED_PUT);
   const video = await describeVideo(bytesSource(bytes, "the video/mp4 body"));
-  const key = videoKey(ownerOf(c), name);
-  const object = await c.env.VIDEOS.put(key, bytes, { httpMetadata: { contentType: "video/mp4" }, customMetadata: { owner: ownerOf(c) } });
-  return c.json({ key, bytes: object.size, etag: object.etag, video } satisfies StoredVideo, 201);
+  const object = await placeVideo(c.env.VIDEOS, bytes, placement);
+  return c.json({ key: placement.key, bytes: object.size, etag: object.etag, video } satisfies StoredVideo, 201);
 }

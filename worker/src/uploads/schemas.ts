@@ -27,6 +27,7 @@ export const CreateUploadSchema = z
       .max(MAX_PART_BYTES)
       .optional()
       .describe(`bytes per part (every part but the last has exactly this size); default ${8 * 1024 * 1024}, raised for files over ${MAX_PARTS} parts`),
+    overwrite: z.boolean().default(false).describe("replace a video already stored under filename (default: refuse with 409 video_exists)"),
   })
   .strict();
 export type CreateUpload = z.infer<typeof CreateUploadSchema>;
@@ -42,6 +43,17 @@ export const StoredVideoSchema = z
   .strict();
 export type StoredVideo = z.infer<typeof StoredVideoSchema>;
 
+/** PUT /v1/videos/:name's query. */
+export const PutVideoQuerySchema = z
+  .object({
+    overwrite: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true")
+      .describe("true replaces a video already stored under the name; by default the PUT is create-only, as with If-None-Match: *, and a taken name is a 409"),
+  })
+  .strict();
+
 /** Kept in R2 as the upload's state object (store.ts). */
 export const UploadStateSchema = z
   .object({
@@ -53,7 +65,9 @@ export const UploadStateSchema = z
     partSize: z.number().int(),
     parts: z.number().int(),
     contentType: z.string(),
-    /** R2's own multipart upload id (resumeMultipartUpload). */
+    /** Replace a video already at `key` when completing. */
+    overwrite: z.boolean(),
+    /** R2's own multipart upload id (resumeMultipartUpload), of the staging object (store.ts stagingKey). */
     r2UploadId: z.string(),
     createdAt: z.string(),
     completed: StoredVideoSchema.optional(),

@@ -2,6 +2,8 @@
 // R2's own multipart upload (no Durable Object to configure or pay for).
 //   uploads/<id>/state         JSON: owner, target key, sizes, R2's upload id
 //   uploads/<id>/parts/<n>     empty; custom metadata holds the part's etag
+//   uploads/<id>/video         R2's multipart upload, assembled here and indexed
+//                              before it is written at its name (place.ts)
 // One object per finished part, so parallel part uploads never race on a
 // read-modify-write; one listing (with custom metadata) says which parts are
 // done. R2 is strongly consistent for writes followed by reads and listings.
@@ -14,6 +16,8 @@ export interface PartRecord {
   bytes: number;
 }
 
+/** Where the upload's bytes are assembled: never the video's own name, which keeps its old object until the new one is checked. */
+export const stagingKey = (id: string) => `uploads/${id}/video`;
 const stateKey = (id: string) => `uploads/${id}/state`;
 const partsPrefix = (id: string) => `uploads/${id}/parts/`;
 // Zero-padded so that R2's lexicographic listing is also numeric order.
