@@ -6,6 +6,7 @@
 // time. POST /v1/classify runs it on every clip of a video, the job queue's
 // consumers on one batch of a job's clips.
 import type { Manifest } from "../../contract/manifest.ts";
+import { exclusively } from "./admission.ts";
 import { probabilities, runModel, topK, type ModelRunner } from "./classify.ts";
 import { userError } from "./errors.ts";
 import { createH264Decoder } from "./h264/decoder.ts";
@@ -13,7 +14,7 @@ import { readSamples } from "./mp4/keyframes.ts";
 import type { ByteSource } from "./mp4/source.ts";
 import type { KeyframeRef } from "./jobs/batches.ts";
 import type { ClipResult, PlannedClip } from "./jobs/schema.ts";
-import { ClipTensor, frameSlots } from "./preprocess.ts";
+import { ClipTensor, frameSlots, recycle } from "./preprocess.ts";
 
 export const VIDEO_ACCEPTED = "MP4 with H.264 video in 8-bit 4:2:0 whose keyframes all have the same size";
 
@@ -63,38 +64,46 @@ export async function classifyClips(
   const data = await readSamples(source, samples.map((s) => video.samples[s]));
   const timing = { readMs: performance.now() - t0, decodeMs: 0, preprocessMs: 0, inferenceMs: 0 };
 
-  const open = new Map<number, ClipTensor>();
-  const scores: Float64Array[] = new Array(clips.length);
-  let size: { width: number; height: number } | undefined;
-  const decoder = await createH264Decoder(video.avcC);
-  try {
-    for (const [n, sample] of samples.entries()) {
-      const what = `the keyframe at ${video.samples[sample].pts.toFixed(3)} s`;
-      const a = performance.now();
-      const picture = decoder.decodeKeyframe(data[n], what);
-      const b = performance.now();
-      size ??= { width: picture.width, height: picture.height };
-      if (picture.width !== size.width || picture.height !== size.height) {
-        throw userError(422, "frame_size_changed", `${what} is ${picture.width}×${picture.height}, earlier keyframes ${size.width}×${size.height}`, VIDEO_ACCEPTED);
+  // One request at a time decodes and infers (admission.ts): one decoder
+  // context and this request's tensors are all that is alive of this work.
+  const scores = await exclusively(async () => {
+    const open = new Map<number, ClipTensor>();
+    const scores: Float64Array[] = new Array(clips.length);
+    let size: { width: number; height: number } | undefined;
+    const decoder = await createH264Decoder(video.avcC);
+    try {
+      for (const [n, sample] of samples.entries()) {
+        const what = `the keyframe at ${video.samples[sample].pts.toFixed(3)} s`;
+        const a = performance.now();
+        const picture = decoder.decodeKeyframe(data[n], what);
+        const b = performance.now();
+        size ??= { width: picture.width, height: picture.height };
+        if (picture.width !== size.width || picture.height !== size.height) {
+          throw userError(422, "frame_size_changed", `${what} is ${picture.width}×${picture.height}, earlier keyframes ${size.width}×${size.height}`, VIDEO_ACCEPTED);
+        }
+        for (const { clip, slot } of uses.get(sample)!) {
+          let tensor = open.get(clip);
+          if (!tensor) open.set(clip, (tensor = new ClipTensor(manifest.input, size.width, size.height)));
+          tensor.setFrameYuv(slot, picture);
+        }
+        const c = performance.now();
+        for (const [clip, tensor] of open) {
+          if (lastSample[clip] !== sample) continue;
+          open.delete(clip);
+          scores[clip] = probabilities(await runModel(session, manifest, tensor.data, tensor.dims), manifest.output.kind);
+          recycle(tensor);
+        }
+        timing.decodeMs += b - a;
+        timing.preprocessMs += c - b;
+        timing.inferenceMs += performance.now() - c;
       }
-      for (const { clip, slot } of uses.get(sample)!) {
-        let tensor = open.get(clip);
-        if (!tensor) open.set(clip, (tensor = new ClipTensor(manifest.input, size.width, size.height)));
-        tensor.setFrameYuv(slot, picture);
-      }
-      const c = performance.now();
-      for (const [clip, tensor] of open) {
-        if (lastSample[clip] !== sample) continue;
-        open.delete(clip);
-        scores[clip] = probabilities(await runModel(session, manifest, tensor.data, tensor.dims), manifest.output.kind);
-      }
-      timing.decodeMs += b - a;
-      timing.preprocessMs += c - b;
-      timing.inferenceMs += performance.now() - c;
+    } finally {
+      decoder.close();
+      // A failed request's half-filled tensors are reused too.
+      for (const tensor of open.values()) recycle(tensor);
     }
-  } finally {
-    decoder.close();
-  }
+    return scores;
+  });
   return { scores, decoded: samples.length, timing };
 }
 

@@ -2,13 +2,14 @@
 // preprocessing and inference into answers.
 import type { Context } from "hono";
 import type { Manifest } from "../../contract/manifest.ts";
+import { exclusively } from "./admission.ts";
 import { classify } from "./classify.ts";
 import { classifyVideo } from "./classify-video.ts";
 import { userError } from "./errors.ts";
 import { decodeFrame } from "./frames.ts";
 import type { AppEnv } from "./middleware.ts";
 import { getModel, listModels, type LoadedModel } from "./models.ts";
-import { ClipTensor, frameSlots } from "./preprocess.ts";
+import { ClipTensor, frameSlots, recycle } from "./preprocess.ts";
 import { parseClassifyRequest, type UploadedFrame } from "./request.ts";
 import { ms } from "./timing.ts";
 
@@ -42,25 +43,31 @@ async function classifyFrames(frames: UploadedFrame[], { manifest, session }: Lo
   const slots = frameSlots(frames.length, manifest.input.frames);
   const used = [...new Set(slots)];
   const { width, height } = frames[0].header;
-  const clip = new ClipTensor(manifest.input, width, height);
-  let decodeMs = 0;
-  let preprocessMs = 0;
-  for (const j of used) {
-    const t0 = performance.now();
-    const image = await decodeFrame(frames[j].bytes, frames[j].header, frames[j].what);
-    const t1 = performance.now();
-    for (let t = 0; t < slots.length; t++) if (slots[t] === j) clip.setFrame(t, image);
-    decodeMs += t1 - t0;
-    preprocessMs += performance.now() - t1;
-  }
-
-  const t2 = performance.now();
-  const top = await classify(session, manifest, clip.data, clip.dims, k);
-  return {
-    top,
-    frames: { received: frames.length, used: used.length },
-    timing: { decodeMs: ms(0, decodeMs), preprocessMs: ms(0, preprocessMs), inferenceMs: ms(t2, performance.now()) },
-  };
+  // Decode and inference one request at a time (admission.ts).
+  return exclusively(async () => {
+    const clip = new ClipTensor(manifest.input, width, height);
+    try {
+      let decodeMs = 0;
+      let preprocessMs = 0;
+      for (const j of used) {
+        const t0 = performance.now();
+        const image = await decodeFrame(frames[j].bytes, frames[j].header, frames[j].what);
+        const t1 = performance.now();
+        for (let t = 0; t < slots.length; t++) if (slots[t] === j) clip.setFrame(t, image);
+        decodeMs += t1 - t0;
+        preprocessMs += performance.now() - t1;
+      }
+      const t2 = performance.now();
+      const top = await classify(session, manifest, clip.data, clip.dims, k);
+      return {
+        top,
+        frames: { received: frames.length, used: used.length },
+        timing: { decodeMs: ms(0, decodeMs), preprocessMs: ms(0, preprocessMs), inferenceMs: ms(t2, performance.now()) },
+      };
+    } finally {
+      recycle(clip);
+    }
+  });
 }
 
 /** POST /v1/classify: uploaded frames, or a video (body, upload, R2 object or URL). */

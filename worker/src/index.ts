@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { revokeKey } from "./admin.ts";
+import { admit } from "./admission.ts";
 import { authenticate } from "./auth.ts";
 import { docs } from "./docs.ts";
 import { classifyRequest, healthz, models } from "./handlers.ts";
@@ -28,16 +29,17 @@ app.get("/healthz", healthz);
 app.get("/openapi.json", openapi);
 app.get("/docs", docs);
 app.get("/v1/models", models);
-app.post("/v1/classify", limitBody, classifyRequest);
+// Routes that buffer or decode videos are admitted in turn, per isolate (admission.ts).
+app.post("/v1/classify", limitBody, admit, classifyRequest);
 app.post("/admin/keys/:id/revoke", revokeKey);
-app.put("/v1/videos/:name", limitBody, putVideo);
+app.put("/v1/videos/:name", limitBody, admit, putVideo);
 app.post("/v1/uploads", createUpload);
 // Parts are streamed into R2 and checked against the upload's part size, not MAX_BODY_BYTES.
 app.put("/v1/uploads/:uploadId/parts/:part", putPart);
 app.get("/v1/uploads/:uploadId", uploadStatus);
 app.delete("/v1/uploads/:uploadId", abortUpload);
-app.post("/v1/uploads/:uploadId/complete", completeUpload);
-app.post("/v1/jobs", createJob);
+app.post("/v1/uploads/:uploadId/complete", admit, completeUpload);
+app.post("/v1/jobs", admit, createJob);
 app.get("/v1/jobs", listJobs);
 app.get("/v1/jobs/:id", getJob);
 app.delete("/v1/jobs/:id", cancelJob);

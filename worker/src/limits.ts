@@ -24,6 +24,17 @@ export const LIMITS = {
   videoMetadataBytes: 24 * 1024 * 1024,
   /** Top-level boxes walked: each may cost a range read. */
   videoBoxes: 50_000,
+  // Per-isolate admission (admission.ts). The budget is what admitted requests
+  // may hold beside ORT's and the decoder's wasm memories (~30 MB for models
+  // up to 1 GMAC, one decoder context) and the bundle's own heap, inside 128 MB.
+  admission: {
+    bytes: 48 * 1024 * 1024,
+    /** Held by every admitted request besides its body: the MP4 index, the samples read, clip tensors. */
+    reserveBytes: 8 * 1024 * 1024,
+    /** Requests waiting for admission; one more is a 503 busy. Waiting ones hold no body yet (it is read once admitted). */
+    queue: 64,
+    waitSeconds: 15,
+  },
   /** A URL whose server ignores Range may still be read whole up to this size. */
   urlWholeBodyBytes: 8 * 1024 * 1024,
 } as const;

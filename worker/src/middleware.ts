@@ -1,4 +1,5 @@
-// Cross-cutting request handling: the app's types, a JSON log line per request,
+// Cross-cutting request handling: the app's types, a JSON log line per request
+// (with the isolate's wasm memory sizes),
 // error rendering, CORS and the body size limit.
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -8,6 +9,7 @@ import { ROUTES } from "./api-schemas.ts";
 import { ApiError, userError } from "./errors.ts";
 import type { ApiKeyRecord } from "./keys.ts";
 import { LIMITS } from "./limits.ts";
+import { wasmMemoryBytes } from "./memory.ts";
 import type { RateDecision, RateLimiter } from "./ratelimit.ts";
 import type { TagBatch } from "./jobs/batches.ts";
 import type { JobCoordinator } from "./jobs/coordinator.ts";
@@ -35,6 +37,10 @@ export interface Bindings {
   TAG_QUEUE: Queue<TagBatch>;
   /** Seconds without progress after which a job's watchdog ends it (default 3600). */
   JOB_WATCHDOG_SECONDS?: string;
+  /** Per-isolate admission (admission.ts): bytes admitted requests may hold, requests that may wait, seconds they may wait. */
+  ADMISSION_BYTES?: string;
+  ADMISSION_QUEUE?: string;
+  ADMISSION_WAIT_SECONDS?: string;
   /** Tests only: make queue consumers throw (jobs/consumer.ts). */
   FAULT_INJECTION?: string;
 }
@@ -62,6 +68,8 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (rate) line.rateLimit = { allowed: rate.allowed, remaining: rate.remaining };
   const code = c.get("errorCode");
   if (code) line.error = code;
+  const wasm = wasmMemoryBytes();
+  if (Object.keys(wasm).length) line.wasmBytes = wasm;
   console.log(JSON.stringify(line));
 };
 
@@ -73,7 +81,8 @@ function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof ApiError) {
     // Server-side problems (a broken model in R2) need an operator: log the why.
-    if (err.status >= 500) console.error(JSON.stringify({ requestId: c.get("requestId"), error: err.code, message: err.message }));
+    // 503s are a momentary overload (busy, a decoder restart): the request log line names them.
+    if (err.status >= 500 && err.status !== 503) console.error(JSON.stringify({ requestId: c.get("requestId"), error: err.code, message: err.message }));
     return errorResponse(c, err);
   }
   console.error(JSON.stringify({ requestId: c.get("requestId"), error: "internal_error", message: String(err), stack: err.stack }));

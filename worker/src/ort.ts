@@ -7,6 +7,7 @@ import * as ort from "onnxruntime-web/wasm";
 // A path, not the package's "./ort-wasm-simd-threaded.wasm" export: wrangler's
 // module collector does not resolve that export (it looks for worker/src/onnxruntime-web/…).
 import ortWasm from "../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+import { findMemory, trackWasmMemory } from "./memory.ts";
 
 const MARKER = new TextEncoder().encode("edgevid: use the imported ORT wasm module");
 
@@ -29,7 +30,10 @@ function configure(): void {
   const instantiate = WebAssembly.instantiate;
   WebAssembly.instantiate = async function (source: unknown, imports?: WebAssembly.Imports) {
     if (!isMarker(source)) return instantiate.call(WebAssembly, source as BufferSource, imports);
-    return { instance: await instantiate.call(WebAssembly, ortWasm, imports), module: ortWasm };
+    const instance = await instantiate.call(WebAssembly, ortWasm, imports);
+    const memory = findMemory(instance.exports, imports);
+    if (memory) trackWasmMemory("ort", memory);
+    return { instance, module: ortWasm };
   } as typeof WebAssembly.instantiate;
   ort.env.wasm.wasmBinary = MARKER;
   // Only the threaded build ships for the CPU EP; Workers have no threads to give it.

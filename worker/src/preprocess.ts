@@ -71,6 +71,24 @@ export function frameSlots(received: number, frames: number): number[] {
   return uniformIndices(received, frames);
 }
 
+// Clip buffers are reused across clips and requests: a 13×160² clip is 4 MB,
+// and allocating one per clip leaves garbage that memory peaks are made of.
+// Every slot of a clip is written before it is run, so a reused buffer needs no clearing.
+const SPARE_BUFFERS = 4;
+const spare: Float32Array[] = [];
+
+function clipBuffer(length: number): Float32Array {
+  const at = spare.findIndex((b) => b.length === length);
+  return at >= 0 ? spare.splice(at, 1)[0] : new Float32Array(length);
+}
+
+/** Gives a clip's buffer back once its model run is done; the tensor must not be used afterwards. */
+export function recycle(tensor: ClipTensor): void {
+  if (spare.includes(tensor.data)) return;
+  spare.unshift(tensor.data);
+  spare.length = Math.min(spare.length, SPARE_BUFFERS);
+}
+
 /**
  * The model input for frames of one size: [1, 3, T, crop, crop] float32, filled
  * one frame at a time (RGBA images or decoded YUV pictures) so that only one
@@ -99,7 +117,7 @@ export class ClipTensor {
     this.mean = spec.mean.map(f);
     this.std = spec.std.map(f);
     this.dims = [1, 3, spec.frames, crop, crop];
-    this.data = new Float32Array(3 * spec.frames * crop * crop);
+    this.data = clipBuffer(3 * spec.frames * crop * crop);
   }
 
   /** Writes an RGBA `frame` into time slot `t` (0 ≤ t < T). */

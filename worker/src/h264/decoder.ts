@@ -6,6 +6,7 @@
 import h264Wasm from "../../decoder/build/h264.wasm";
 import { serverError, userError } from "../errors.ts";
 import { LIMITS } from "../limits.ts";
+import { trackWasmMemory } from "../memory.ts";
 import type { Yuv420 } from "../yuv.ts";
 import { WasiExit, wasiImports } from "./wasi.ts";
 
@@ -13,7 +14,11 @@ import { WasiExit, wasiImports } from "./wasi.ts";
 export type YuvFrame = Yuv420;
 
 export interface H264Decoder {
-  /** Decodes one sync sample (length-prefixed NAL units as stored in MP4) on its own. */
+  /**
+   * Decodes one sync sample (length-prefixed NAL units as stored in MP4) on its
+   * own. The planes are views into one buffer that the next decodeKeyframe of
+   * any decoder in the isolate overwrites: use the picture, or copy it, first.
+   */
   decodeKeyframe(sample: Uint8Array, what?: string): YuvFrame;
   /** Frees the decoder's wasm memory; the decoder is unusable afterwards. */
   close(): void;
@@ -60,6 +65,7 @@ function wasmInstance(): Promise<Exports> {
     const made = await WebAssembly.instantiate(h264Wasm, imports);
     exports = made.exports as unknown as Exports;
     exports._initialize();
+    trackWasmMemory("h264", exports.memory);
     return (live = exports);
   })();
   // A failed start is retried by the next request rather than cached.
@@ -131,6 +137,14 @@ export async function createH264Decoder(avcC: Uint8Array): Promise<H264Decoder> 
   };
 }
 
+let planesBuffer = new Uint8Array(0);
+
+/** The reused picture buffer, grown (never shrunk) to `bytes`. */
+function pictureBuffer(bytes: number): Uint8Array {
+  if (planesBuffer.length < bytes) planesBuffer = new Uint8Array(bytes);
+  return planesBuffer;
+}
+
 function decode(wasm: Exports, handle: number, sample: Uint8Array, what: string): YuvFrame {
   if (sample.length === 0) throw userError(422, "corrupt_video", `${what} is an empty sample`, ACCEPTED);
   const packet = wasm.h264_packet(handle, sample.length);
@@ -149,18 +163,18 @@ function decode(wasm: Exports, handle: number, sample: Uint8Array, what: string)
     }
     // width, height, data[0..2], linesize[0..2] (h264-glue.c); FFmpeg gives U and V one stride.
     const [width, height, y, u, v, strideY, strideU] = new Int32Array(wasm.memory.buffer, wasm.h264_frame_info(handle), 8);
-    // Copies, not views: the next decode reuses the buffers, and memory may grow.
+    // Copied out of the wasm heap (the next decode reuses FFmpeg's buffers, and
+    // memory may grow), into one buffer reused from picture to picture rather
+    // than a fresh copy each time: per-picture garbage is what memory peaks are made of.
     const chromaRows = (height + 1) >> 1;
+    const sizes = [strideY * height, strideU * chromaRows, strideU * chromaRows];
+    const planes = pictureBuffer(sizes[0] + sizes[1] + sizes[2]);
     const heap = new Uint8Array(wasm.memory.buffer);
-    return {
-      width,
-      height,
-      y: heap.slice(y, y + strideY * height),
-      u: heap.slice(u, u + strideU * chromaRows),
-      v: heap.slice(v, v + strideU * chromaRows),
-      strideY,
-      strideUV: strideU,
-    };
+    const [outY, outU, outV] = [planes.subarray(0, sizes[0]), planes.subarray(sizes[0], sizes[0] + sizes[1]), planes.subarray(sizes[0] + sizes[1], sizes[0] + sizes[1] + sizes[2])];
+    outY.set(heap.subarray(y, y + sizes[0]));
+    outU.set(heap.subarray(u, u + sizes[1]));
+    outV.set(heap.subarray(v, v + sizes[2]));
+    return { width, height, y: outY, u: outU, v: outV, strideY, strideUV: strideU };
   } finally {
     wasm.h264_release(handle);
   }

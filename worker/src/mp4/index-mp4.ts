@@ -4,12 +4,22 @@
 // its view of the file stays contiguous (it stalls on gaps; it skips an mdat's
 // body by design). moov may be anywhere; fragmented files list their samples in
 // moof boxes. Every way a file can be unusable ends in a userError.
-import { createFile, MP4BoxBuffer, type ISOFile, type Sample, type VisualSampleEntry } from "mp4box";
+import { createFile, Log, MP4BoxBuffer, type ISOFile, type Sample, type VisualSampleEntry } from "mp4box";
 import { type ApiError, userError } from "../errors.ts";
 import { LIMITS } from "../limits.ts";
 import { AvcError, PROFILE_NAMES, parseAvcC } from "./avc.ts";
 import { BoxError, boxHeader, scanMoof, scanMoov, type BoxHeader, type MoovScan } from "./boxes.ts";
 import { MeteredSource, type ByteSource } from "./source.ts";
+
+// mp4box prints the parse errors it has no file for with console.error. A
+// client's bad file is not a server error (the request log line says what was
+// refused), so those lines go to the debug level; errors for a file still
+// reach its onError.
+const mp4boxError = Log.error.bind(Log);
+Log.error = (module: string, message?: string, isofile?: ISOFile) => {
+  if (isofile) mp4boxError(module, message, isofile);
+  else console.debug(JSON.stringify({ mp4box: module, message }));
+};
 
 export interface Mp4Sample {
   /** Presentation time in seconds (edit list applied, as ffprobe shows it). */
