@@ -23,10 +23,14 @@ export interface LocalWorkerOptions {
   vars?: Record<string, string>;
   /** Drop the Worker's console output (its per-request and per-message log lines), e.g. in a benchmark. */
   quiet?: boolean;
+  /** Instead of printing the Worker's stdout, hand each line to this (a benchmark reading the request log). */
+  onLine?: (line: string) => void;
+  /** Open workerd's V8 inspector on this port (no debugger is attached unless a client enables one). */
+  inspectorPort?: number;
 }
 
 /** Starts the bundle in `distDir` (entry module `main`) with wrangler.toml's bindings (R2, KV, Durable Objects, Queues), API keys optional. */
-export function startBundledWorker(distDir: string, main = "index.js", { persistTo, vars = {}, quiet = false }: LocalWorkerOptions = {}): Miniflare {
+export function startBundledWorker(distDir: string, main = "index.js", { persistTo, vars = {}, quiet = false, onLine, inspectorPort }: LocalWorkerOptions = {}): Miniflare {
   // Modules are listed by hand: ORT's bundle holds a dynamic import (unused
   // here) that Miniflare's module walker refuses.
   const files = readdirSync(distDir);
@@ -60,7 +64,19 @@ export function startBundledWorker(distDir: string, main = "index.js", { persist
     ...(persistTo ? { kvPersist: join(persistTo, "v3", "kv"), durableObjectsPersist: join(persistTo, "v3", "do"), r2Persist: join(persistTo, "v3", "r2") } : {}),
     // Any free port for its HTTP server: beside `npm start` and other instances.
     port: 0,
-    ...(quiet ? { handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => void [stdout, stderr].forEach((s) => s.resume()) } : {}),
+    ...(quiet || onLine ? { handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => void readLines(stdout, stderr, onLine) } : {}),
+    ...(inspectorPort ? { inspectorPort } : {}),
+  });
+}
+
+function readLines(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream, onLine?: (line: string) => void): void {
+  stderr.resume();
+  if (!onLine) return void stdout.resume();
+  let rest = "";
+  stdout.on("data", (chunk: Buffer) => {
+    const lines = (rest + chunk.toString("utf8")).split("\n");
+    rest = lines.pop()!;
+    lines.forEach(onLine);
   });
 }
 
