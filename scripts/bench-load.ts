@@ -268,7 +268,10 @@ timing.forEach((t, i) => {
     `| ${t.level.label ?? ""}${t.level.video} | ${t.level.clients} | ${t.result.requests} | ${t.result.ok} | ${t.result.perSecond.toFixed(1)} | ${t.result.p50.toFixed(0)} | ${t.result.p99.toFixed(0)} | ${t.result.notOk} | ${t.result.broken + m.result.broken} | ${mb(m.peakHeap!)} | ${mb(m.wasm!)} | ${mb(total)} | ${m.result.notOk} |`,
   );
 });
-const base = memory.at(-1)!;
-const gated = memory.find((m) => !m.level.label && m.level.video === "720p" && m.level.clients === top)!;
-console.log(`\npeak isolate memory at any level: ${mb(worst)} MiB (limit ${mb(ISOLATE_LIMIT)}); answers that were not JSON or never came: ${broken}`);
-console.log(`720p ×${top}: peak ${mb(gated.peakHeap! + gated.wasm!)} MiB with the byte budget vs ${mb(base.peakHeap! + base.wasm!)} MiB without it (${((base.peakHeap! + base.wasm!) / (gated.peakHeap! + gated.wasm!)).toFixed(2)}×)`);
+const baseline = timing.at(-1)!;
+const gated = timing.find((t) => !t.level.label && t.level.video === "720p" && t.level.clients === top)!;
+console.log(
+  `720p ×${top} without the byte budget: ${baseline.result.broken} of ${baseline.result.requests} answers never came or were not JSON (the isolate restarted), ` +
+    `${baseline.result.perSecond.toFixed(1)} req/s; with it: ${gated.result.broken} of ${gated.result.requests}, ${gated.result.perSecond.toFixed(1)} req/s ` +
+    `(${(gated.result.perSecond / baseline.result.perSecond).toFixed(2)}× the throughput). The baseline's memory row is what the probe saw between restarts.`,
+);

@@ -194,6 +194,10 @@ const errorExample = (code: string, message: string, accepted: string) => ({
 });
 
 const error = (description: string, example?: unknown): ResponseDoc => ({ description, schema: ErrorBodySchema, example });
+/** Routes behind the per-isolate admission gate (admission.ts). */
+const BUSY_TEXT = "busy: more requests are waiting for this isolate than its queue holds, or this one waited too long; retry after Retry-After seconds";
+const busy = (also?: string) =>
+  error(also ? `${BUSY_TEXT}; or ${also}` : BUSY_TEXT, errorExample("busy", "the server is busy: 64 requests are already waiting; retry after the Retry-After header's seconds", "the same request again after Retry-After seconds"));
 
 /** Every route the app serves; index.ts wires the handlers, the document and docs page come from here. */
 export const ROUTES: RouteDoc[] = [
@@ -238,6 +242,7 @@ export const ROUTES: RouteDoc[] = [
         "a video that cannot be used: truncated, corrupt, no video track, no keyframes, too long, absurd dimensions, or a URL that cannot be read",
         errorExample("truncated_video", "the video/mp4 body: the mdat box at byte 40 needs 188676 bytes but the file ends at byte 20000: it is truncated", "an MP4 …"),
       ),
+      503: busy(),
     },
   },
   {
@@ -321,7 +326,7 @@ function jobRoutes(): RouteDoc[] {
         404: error("no such model or version, or no such video in the VIDEOS bucket"),
         415: error("the video is not MP4, not H.264, or not 8-bit 4:2:0"),
         422: error("the video cannot be used: truncated, corrupt index, no video track, no keyframes, too long"),
-        503: error("the queue did not take the job's batches (the job is recorded as failed)"),
+        503: busy("the queue did not take the job's batches (the job is recorded as failed)"),
       },
     },
     {
@@ -405,6 +410,7 @@ function uploadRoutes(): RouteDoc[] {
         409: taken,
         415: error("the body is not video/mp4"),
         422: refused,
+        503: busy(),
       },
     },
     {
@@ -472,6 +478,7 @@ function uploadRoutes(): RouteDoc[] {
         404: notFound,
         409: error("parts are missing (upload_incomplete, the message lists them), or the name was taken meanwhile without overwrite (video_exists: the upload is not kept)"),
         422: refused,
+        503: busy(),
       },
     },
     {

@@ -38,6 +38,7 @@ function response(status: number, doc: ResponseDoc, auth: boolean): Json {
   if (auth && status !== 401) Object.assign(headers, RATE_HEADERS);
   if (status === 401) headers["WWW-Authenticate"] = { description: 'Bearer realm="edgevid" (error="invalid_token" for a bad key)', schema: { type: "string" } };
   if (status === 429) headers["Retry-After"] = { description: "seconds until one request is allowed again", schema: { type: "integer" } };
+  if (status === 503) headers["Retry-After"] = { description: "seconds after which the request may be sent again (busy)", schema: { type: "integer" } };
   return { description: doc.description, headers, content: { [doc.contentType ?? "application/json"]: media } };
 }
 
