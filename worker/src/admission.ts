@@ -14,7 +14,7 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors.ts";
 import { LIMITS } from "./limits.ts";
-import type { AppEnv, Bindings } from "./middleware.ts";
+import { maxBodyBytes, type AppEnv, type Bindings } from "./middleware.ts";
 
 export interface GateLimits {
   /** Units in use at once: bytes for admission, 1 for the exclusive section. */
@@ -130,8 +130,7 @@ function requestBytes(contentLength: string | undefined, hasBody: boolean, maxBo
 
 /** Middleware for the routes that decode or buffer videos: admitted in turn, or 503 busy. */
 export const admit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const maxBody = Number(c.env.MAX_BODY_BYTES) || LIMITS.bodyBytes;
-  const cost = requestBytes(c.req.header("content-length"), c.req.raw.body !== null, maxBody);
+  const cost = requestBytes(c.req.header("content-length"), c.req.raw.body !== null, maxBodyBytes(c.env));
   let release: () => void;
   try {
     release = await admission.acquire(cost, admissionLimits(c.env));

@@ -108,8 +108,11 @@ export const corsFromEnv: MiddlewareHandler<AppEnv> = (c, next) =>
     maxAge: 600,
   })(c, next);
 
+/** The largest accepted request body: MAX_BODY_BYTES, else LIMITS.bodyBytes. */
+export const maxBodyBytes = (env: Bindings): number => Number(env.MAX_BODY_BYTES) || LIMITS.bodyBytes;
+
 export const limitBody: MiddlewareHandler<AppEnv> = (c, next) => {
-  const maxSize = Number(c.env.MAX_BODY_BYTES) || LIMITS.bodyBytes;
+  const maxSize = maxBodyBytes(c.env);
   return bodyLimit({
     maxSize,
     onError: () => {

@@ -167,14 +167,16 @@ function decode(wasm: Exports, handle: number, sample: Uint8Array, what: string)
     // memory may grow), into one buffer reused from picture to picture rather
     // than a fresh copy each time: per-picture garbage is what memory peaks are made of.
     const chromaRows = (height + 1) >> 1;
-    const sizes = [strideY * height, strideU * chromaRows, strideU * chromaRows];
-    const planes = pictureBuffer(sizes[0] + sizes[1] + sizes[2]);
+    const luma = strideY * height;
+    const chroma = strideU * chromaRows;
+    const planes = pictureBuffer(luma + 2 * chroma);
     const heap = new Uint8Array(wasm.memory.buffer);
-    const [outY, outU, outV] = [planes.subarray(0, sizes[0]), planes.subarray(sizes[0], sizes[0] + sizes[1]), planes.subarray(sizes[0] + sizes[1], sizes[0] + sizes[1] + sizes[2])];
-    outY.set(heap.subarray(y, y + sizes[0]));
-    outU.set(heap.subarray(u, u + sizes[1]));
-    outV.set(heap.subarray(v, v + sizes[2]));
-    return { width, height, y: outY, u: outU, v: outV, strideY, strideUV: strideU };
+    const copy = (from: number, at: number, bytes: number) => {
+      const out = planes.subarray(at, at + bytes);
+      out.set(heap.subarray(from, from + bytes));
+      return out;
+    };
+    return { width, height, y: copy(y, 0, luma), u: copy(u, luma, chroma), v: copy(v, luma + chroma, chroma), strideY, strideUV: strideU };
   } finally {
     wasm.h264_release(handle);
   }
