@@ -13,8 +13,8 @@
 //    requests were admitted (admitted requests overlap only their I/O).
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "./errors.ts";
-import { LIMITS } from "./limits.ts";
-import { maxBodyBytes, type AppEnv, type Bindings } from "./middleware.ts";
+import { LIMITS, maxBodyBytes } from "./limits.ts";
+import type { AppEnv, Bindings } from "./middleware.ts";
 
 export interface GateLimits {
   /** Units in use at once: bytes for admission, 1 for the exclusive section. */

@@ -38,3 +38,6 @@ export const LIMITS = {
   /** A URL whose server ignores Range may still be read whole up to this size. */
   urlWholeBodyBytes: 8 * 1024 * 1024,
 } as const;
+
+/** The largest accepted request body: the MAX_BODY_BYTES var, else LIMITS.bodyBytes. */
+export const maxBodyBytes = (env: { MAX_BODY_BYTES?: string }): number => Number(env.MAX_BODY_BYTES) || LIMITS.bodyBytes;

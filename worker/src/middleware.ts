@@ -8,7 +8,7 @@ import type { RequestIdVariables } from "hono/request-id";
 import { ROUTES } from "./api-schemas.ts";
 import { ApiError, userError } from "./errors.ts";
 import type { ApiKeyRecord } from "./keys.ts";
-import { LIMITS } from "./limits.ts";
+import { maxBodyBytes } from "./limits.ts";
 import { wasmMemoryBytes } from "./memory.ts";
 import type { RateDecision, RateLimiter } from "./ratelimit.ts";
 import type { TagBatch } from "./jobs/batches.ts";
@@ -107,9 +107,6 @@ export const corsFromEnv: MiddlewareHandler<AppEnv> = (c, next) =>
     exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "WWW-Authenticate"],
     maxAge: 600,
   })(c, next);
-
-/** The largest accepted request body: MAX_BODY_BYTES, else LIMITS.bodyBytes. */
-export const maxBodyBytes = (env: Bindings): number => Number(env.MAX_BODY_BYTES) || LIMITS.bodyBytes;
 
 export const limitBody: MiddlewareHandler<AppEnv> = (c, next) => {
   const maxSize = maxBodyBytes(c.env);
