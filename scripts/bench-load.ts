@@ -180,7 +180,11 @@ function summary(outcomes: Outcome[], seconds: number) {
   const ok = outcomes.filter((o) => o.status === 200);
   const latencies = ok.map((o) => o.ms).sort((a, b) => a - b);
   const byCode = new Map<string, number>();
-  for (const o of outcomes) if (o.status !== 200) byCode.set(`${o.status} ${o.code ?? ""}`.trim(), (byCode.get(`${o.status} ${o.code ?? ""}`.trim()) ?? 0) + 1);
+  for (const o of outcomes) {
+    if (o.status === 200) continue;
+    const key = `${o.status} ${o.code ?? ""}`.trim();
+    byCode.set(key, (byCode.get(key) ?? 0) + 1);
+  }
   return {
     requests: outcomes.length,
     ok: ok.length,

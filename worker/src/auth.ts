@@ -4,7 +4,7 @@
 // any other value, or none, requires a key: a deploy is never open by accident.
 // A key that is sent is always checked, so keys can be tried locally too.
 import type { Context, MiddlewareHandler } from "hono";
-import { serverError, userError, type ApiError } from "./errors.ts";
+import { describeIssues, serverError, userError, type ApiError } from "./errors.ts";
 import { ApiKeyRecordSchema, isWellFormedKey, storageKey, type ApiKeyRecord } from "./keys.ts";
 import type { AppEnv } from "./middleware.ts";
 
@@ -22,8 +22,7 @@ async function lookUp(kv: KVNamespace, key: string): Promise<ApiKeyRecord | null
   if (stored === null) return null;
   const parsed = ApiKeyRecordSchema.safeParse(stored);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-    throw serverError("api_key_record_invalid", `KV API_KEYS ${where.slice(0, 19)}… is not a key record: ${problems}`);
+    throw serverError("api_key_record_invalid", `KV API_KEYS ${where.slice(0, 19)}… is not a key record: ${describeIssues(parsed.error.issues, "(root)")}`);
   }
   return parsed.data;
 }

@@ -37,3 +37,8 @@ export function userError(status: ContentfulStatusCode, code: string, message: s
 export function serverError(code: string, message: string, status: ContentfulStatusCode = 500): ApiError {
   return new ApiError(status, code, message);
 }
+
+/** zod issues as one line, "path: message; …" (`root` names an issue of the whole value). */
+export function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], root = "(body)"): string {
+  return issues.map((i) => `${i.path.join(".") || root}: ${i.message}`).join("; ");
+}

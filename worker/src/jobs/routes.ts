@@ -11,7 +11,7 @@
 // job whose every clip failed ends `failed` with the decoder's error.
 import type { Context } from "hono";
 import { checkVideoAccess, ownerOf } from "../auth.ts";
-import { serverError, userError } from "../errors.ts";
+import { describeIssues, serverError, userError } from "../errors.ts";
 import type { AppEnv } from "../middleware.ts";
 import { getModel } from "../models.ts";
 import { checkUrl } from "../mp4/ssrf.ts";
@@ -27,7 +27,6 @@ const ACCEPTED_CREATE =
   'a JSON body {"video": "<R2 key>", "clipsPerVideo": N, "model"?: "<id>", "version"?: "<version>", "topk"?: k, "webhook"?: {"url": "https://…", "secret"?: "…"}}';
 const DEFAULT_TOPK = 5;
 
-const problems = (issues: { path: PropertyKey[]; message: string }[]) => issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
 
 const randomHex = (bytes: number) => Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
 const newJobId = () => `job_${randomHex(16)}`;
@@ -41,7 +40,7 @@ async function parseCreate(c: Context<AppEnv>) {
     throw userError(400, "malformed_json", `the body is not JSON (${(error as Error).message})`, ACCEPTED_CREATE);
   }
   const parsed = CreateJobSchema.safeParse(body);
-  if (!parsed.success) throw userError(400, "invalid_job", problems(parsed.error.issues), ACCEPTED_CREATE);
+  if (!parsed.success) throw userError(400, "invalid_job", describeIssues(parsed.error.issues), ACCEPTED_CREATE);
   return parsed.data;
 }
 
@@ -123,7 +122,7 @@ export async function cancelJob(c: Context<AppEnv>): Promise<Response> {
 
 export async function listJobs(c: Context<AppEnv>): Promise<Response> {
   const parsed = JobListQuerySchema.safeParse(c.req.query());
-  if (!parsed.success) throw userError(400, "invalid_option", problems(parsed.error.issues), "query: limit (1 to 100), cursor (from the previous page)");
+  if (!parsed.success) throw userError(400, "invalid_option", describeIssues(parsed.error.issues), "query: limit (1 to 100), cursor (from the previous page)");
   const { limit = 20, cursor } = parsed.data;
   return c.json(await jobIndexFor(c.env, ownerOf(c)).list(limit, cursor));
 }

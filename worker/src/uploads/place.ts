@@ -14,8 +14,6 @@ export interface Placement {
   overwrite: boolean;
 }
 
-const NOT_THERE = new Headers({ "If-None-Match": "*" });
-
 function exists(key: string): never {
   throw userError(409, "video_exists", `a video is already stored at ${key}`, "another name, or overwrite=true to replace it");
 }
@@ -30,7 +28,7 @@ export async function placeVideo(bucket: R2Bucket, body: ReadableStream | Uint8A
   const object = await bucket.put(key, body, {
     httpMetadata: { contentType: "video/mp4" },
     customMetadata: { owner },
-    ...(overwrite ? {} : { onlyIf: NOT_THERE }),
+    ...(overwrite ? {} : { onlyIf: new Headers({ "If-None-Match": "*" }) }),
   });
   // A failed condition answers null, having written nothing.
   return object ?? exists(key);

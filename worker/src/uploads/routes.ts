@@ -10,7 +10,7 @@
 // that name only with overwrite (place.ts).
 import type { Context } from "hono";
 import { ownerOf } from "../auth.ts";
-import { userError } from "../errors.ts";
+import { describeIssues, userError } from "../errors.ts";
 import type { AppEnv } from "../middleware.ts";
 import { bytesSource, r2Source } from "../mp4/source.ts";
 import { choosePartSize, partBytes, partCount } from "./parts.ts";
@@ -70,8 +70,7 @@ const created = (state: UploadState) => ({ uploadId: state.id, key: state.key, b
 export async function createUpload(c: Context<AppEnv>): Promise<Response> {
   const parsed = CreateUploadSchema.safeParse(await jsonBody(c));
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
-    throw userError(400, "invalid_upload", problems, ACCEPTED_CREATE);
+    throw userError(400, "invalid_upload", describeIssues(parsed.error.issues), ACCEPTED_CREATE);
   }
   const { filename, bytes, contentType, partSize: requested, overwrite } = parsed.data;
   const owner = ownerOf(c);
@@ -174,7 +173,7 @@ export async function abortUpload(c: Context<AppEnv>): Promise<Response> {
 export async function putVideo(c: Context<AppEnv>): Promise<Response> {
   const name = parseName(c.req.param("name") ?? "");
   const query = PutVideoQuerySchema.safeParse(c.req.query());
-  if (!query.success) throw userError(400, "invalid_option", query.error.issues.map((i) => `${i.path.join(".") || "(query)"}: ${i.message}`).join("; "), ACCEPTED_PUT);
+  if (!query.success) throw userError(400, "invalid_option", describeIssues(query.error.issues, "(query)"), ACCEPTED_PUT);
   const placement: Placement = { key: videoKey(ownerOf(c), name), owner: ownerOf(c), overwrite: query.data.overwrite };
   // A taken name is refused before the body is read.
   await checkFree(c.env.VIDEOS, placement);
