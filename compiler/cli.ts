@@ -14,7 +14,8 @@ import { UPLOAD_USAGE, uploadCommand } from "./upload.ts";
 import { compileConfigJsonSchema, readCompileConfig } from "./stages/config.ts";
 import { runStages } from "./stages/run.ts";
 
-const USAGE = `usage: npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V]
+const USAGE = `usage: npm run compile -- <run dir | model.onnx> [--out DIR] [--id ID] [--version V] [--explain]
+         --explain: add the class-map output that /v1/classify?explain=1 answers heatmaps from
        npm run compile -- <run dir | model.onnx> --config compile.json [--out DIR] [--id ID] [--version V]
          stages student, distill, optimize, prune, finetune as compile.json says, each cached
        npm run compile -- schema      (prints compile.json's JSON Schema)
@@ -43,6 +44,7 @@ async function main(argv: string[]): Promise<void> {
       id: { type: "string" },
       version: { type: "string" },
       config: { type: "string" },
+      explain: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     USAGE,
@@ -63,10 +65,11 @@ async function main(argv: string[]): Promise<void> {
   if (positionals.length !== 1) throw new CompileError(`expected one run dir or model.onnx\n${USAGE}`);
   const { out, id, version } = values;
   if (values.config) {
+    if (values.explain) throw new CompileError(`--explain goes with the plain compile: run npm run compile -- <the stages' output dir> --explain`);
     await runStages(positionals[0], await readCompileConfig(values.config), { out, id, version });
     return;
   }
-  await compile(positionals[0], { out, id, version, log: (line) => console.log(line) });
+  await compile(positionals[0], { out, id, version, explain: values.explain, log: (line) => console.log(line) });
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

@@ -10,16 +10,25 @@ export function checkModelIo(model: Model, manifest: Manifest, source: string): 
   const inputs = model.graph.inputs.filter((i) => !initializers.has(i.name));
   const { input, output, labels } = manifest;
   expectOne(inputs, input.name, "input", source);
-  expectOne(model.graph.outputs, output.name, "output", source);
+  expectNames(model.graph.outputs, output.classMap ? [output.name, output.classMap] : [output.name], "output", source);
   // NCTHW: a batch of RGB clips of `frames` crops, cropSize square.
   expectType(inputs[0], [3, input.frames, input.cropSize, input.cropSize], source);
   expectType(model.graph.outputs[0], [labels.length], source);
+  const classMap = model.graph.outputs[1];
+  if (classMap && !(classMap.type?.shape?.length === 5 && classMap.type.shape[1] === labels.length)) {
+    throw new CompileError(`${source}: the class map %${classMap.name} is ${formatType(classMap.type)} but needs float32[N,${labels.length},T,H,W]`);
+  }
 }
 
 function expectOne(values: readonly ValueInfo[], name: string, what: string, source: string): void {
-  const names = values.map((v) => `%${v.name}`).join(", ");
-  if (values.length !== 1 || values[0].name !== name) {
-    throw new CompileError(`${source}: the manifest's ${what} is %${name} but the model's ${what}s are [${names}]`);
+  expectNames(values, [name], what, source);
+}
+
+function expectNames(values: readonly ValueInfo[], names: readonly string[], what: string, source: string): void {
+  const found = values.map((v) => `%${v.name}`).join(", ");
+  if (values.length !== names.length || names.some((n, i) => values[i].name !== n)) {
+    const want = names.length === 1 ? `${what} is %${names[0]}` : `${what}s are [${names.map((n) => `%${n}`).join(", ")}]`;
+    throw new CompileError(`${source}: the manifest's ${want} but the model's ${what}s are [${found}]`);
   }
 }
 

@@ -57,6 +57,22 @@ describe("compile", () => {
     expect(lines.some((l) => l.startsWith("parity: max |logit difference| "))).toBe(true);
   });
 
+  it("--explain adds the class-map output and names it in the manifest; a second --explain is refused", async () => {
+    const dir = await tempDir();
+    await writeRunDir(dir, videoModel({ seed: 8 }));
+    const result = await compile(dir, { explain: true });
+    const manifest = parseManifestJson(await readFile(result.manifestPath, "utf8"), result.manifestPath);
+    expect(manifest.output).toEqual({ name: "logits", kind: "logits", classMap: "class_map" });
+    expect(manifest.provenance.passes.at(-1)?.name).toBe("expose-class-map");
+    const compiled = await loadModel(result.modelPath);
+    expect(compiled.graph.outputs.map((o) => o.name)).toEqual(["logits", "class_map"]);
+    expect(result.parity).toBeLessThan(1e-4);
+    // Compiling the explained model again keeps its map; asking for another is an error.
+    const again = await compile(join(dir, "compiled"), { out: join(dir, "again") });
+    expect(parseManifestJson(await readFile(again.manifestPath, "utf8"), again.manifestPath).output.classMap).toBe("class_map");
+    await expect(compile(join(dir, "compiled"), { out: join(dir, "twice"), explain: true })).rejects.toThrow(/already has a class map \(%class_map\)/);
+  });
+
   it("takes a bare model.onnx with its manifest beside it, and honours --out and --id", async () => {
     const dir = await tempDir();
     await writeRunDir(dir, videoModel());

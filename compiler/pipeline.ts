@@ -8,6 +8,7 @@ import { decodeModel, defaultOpset, encodeModel, validateModel, type Graph, type
 import { canonicalizeActivations } from "./passes/canonicalize-activations.ts";
 import { eliminateDeadNodes } from "./passes/eliminate-dead-nodes.ts";
 import { foldBatchNorm } from "./passes/fold-batch-norm.ts";
+import { exposeClassMap } from "./passes/expose-class-map.ts";
 import { foldConstants } from "./passes/fold-constants.ts";
 import type { Pass } from "./passes/pass.ts";
 import { seededRandom, uniform } from "./random.ts";
@@ -27,6 +28,8 @@ export interface CompileOptions {
   /** Progress lines; default: none. */
   readonly log?: (line: string) => void;
   readonly now?: Date;
+  /** Add the class-map output (expose-class-map) that `?explain=1` at the edge reads. */
+  readonly explain?: boolean;
 }
 
 export interface CompileResult {
@@ -69,7 +72,11 @@ export async function compile(inputPath: string, options: CompileOptions = {}): 
   checkModelIo(model, input.manifest, input.modelPath);
   log(`${input.modelPath}: ${model.graph.nodes.length} nodes, opset ${opset}`);
 
-  const { graph, records } = runPasses(model.graph, COMPILE_PASSES, log);
+  if (options.explain && input.manifest.output.classMap) {
+    throw new CompileError(`${input.manifestPath}: the model already has a class map (%${input.manifest.output.classMap}); compile it without --explain`);
+  }
+  const passes = options.explain ? [...COMPILE_PASSES, exposeClassMap] : COMPILE_PASSES;
+  const { graph, records } = runPasses(model.graph, passes, log);
   const compiled: Model = { ...model, graph, producerName: "edgevid-compiler", producerVersion: "" };
   validateModel(compiled, "compiled model");
   const bytes = encodeModel(compiled);
@@ -81,8 +88,9 @@ export async function compile(inputPath: string, options: CompileOptions = {}): 
     throw new CompileError(`${input.modelPath}: compiled model differs by ${parity} (limit ${PARITY_LIMIT}); this is a compiler bug`);
   }
 
+  const classMap = options.explain ? graph.outputs[1].name : input.manifest.output.classMap;
   const manifest = compiledManifest({
-    parent: input.manifest,
+    parent: { ...input.manifest, output: { ...input.manifest.output, ...(classMap && { classMap }) } },
     modelBytes: bytes,
     opset,
     passes: records,

@@ -61,6 +61,9 @@ export const OutputSpecSchema = z
   .object({
     name: z.string().min(1),
     kind: z.enum(["logits", "probabilities"]),
+    // A second output, float32 [N, K, T', H', W']: each location's contribution
+    // to each class logit, forward-only Grad-CAM (compiler/passes/expose-class-map.ts).
+    classMap: z.string().min(1).optional(),
   })
   .strict();
 
