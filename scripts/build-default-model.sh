@@ -16,7 +16,7 @@ npx tsx training/cli.ts make-dataset --out "$work/data" --train-per-class 80 --v
 npx tsx training/cli.ts train --data "$work/data" --arch x3d --preset tiny --seed 0 \
   --threads 2 --workers 1 --id "$id" --version "$version" --out "$work/run"
 rm -rf "$work/compiled"
-npx tsx compiler/cli.ts "$work/run" --out "$work/compiled"
+npx tsx compiler/cli.ts "$work/run" --out "$work/compiled" --explain
 "$python" -m videotrain evaluate --run "$work/compiled" --list "$work/data/val.txt" --out "$work/compiled/eval-val.json"
 
 rm -rf models/default && mkdir -p models/default

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { parseManifestJson, type Manifest } from "../contract/manifest.ts";
+import type { OutputTensor } from "../worker/src/ort.ts";
 
 export class TagError extends Error {}
 
@@ -37,11 +38,13 @@ export class NodeSession {
     return this.inner.outputNames;
   }
 
-  async run(input: string, data: Float32Array, dims: readonly number[], output: string): Promise<Float32Array> {
-    const outputs = await this.inner.run({ [input]: new ort.Tensor("float32", data, dims) });
-    const tensor = outputs[output];
-    if (tensor?.type !== "float32") throw new Error(`model output "${output}" is missing or not float32`);
-    return tensor.data as Float32Array;
+  async run(input: string, data: Float32Array, dims: readonly number[], outputs: readonly string[]): Promise<OutputTensor[]> {
+    const fetched = await this.inner.run({ [input]: new ort.Tensor("float32", data, dims) }, [...outputs]);
+    return outputs.map((name) => {
+      const tensor = fetched[name];
+      if (tensor?.type !== "float32") throw new Error(`model output "${name}" is missing or not float32`);
+      return { data: tensor.data as Float32Array, dims: tensor.dims };
+    });
   }
 
   release(): Promise<void> {

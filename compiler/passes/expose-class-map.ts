@@ -24,10 +24,13 @@ import {
   valueInfo,
   type Dim,
   type Graph,
+  type Model,
   type Node,
   type Tensor,
 } from "../ir/index.ts";
-import type { Pass } from "./pass.ts";
+import type { Manifest } from "../../contract/manifest.ts";
+import { eliminateDeadNodes } from "./eliminate-dead-nodes.ts";
+import { count, type Pass } from "./pass.ts";
 
 export const CLASS_MAP_OUTPUT = "class_map";
 
@@ -75,7 +78,7 @@ export const exposeClassMap: Pass = {
     const channels = featureShape[1];
     if (typeof channels !== "number") throw new CompileError(`expose-class-map: the pooled map %${features} has no fixed channel count`);
     const grid = featureShape.slice(2) as number[];
-    const count = locations(grid, features);
+    const size = locations(grid, features);
 
     const steps = chain.flatMap((node) => step(node, constants, shapes));
     const taken = definedNames(graph);
@@ -122,7 +125,7 @@ export const exposeClassMap: Pass = {
       throw new CompileError(`expose-class-map: the head maps ${folded.cols} values to the logits but the pool gives ${channels}`);
     }
     // The pool's 1/L goes into J, so the contributions sum to the logit (minus biases).
-    const perLocation = constant("mean", "float32", [], Float32Array.of(1 / count));
+    const perLocation = constant("mean", "float32", [], Float32Array.of(1 / size));
     const weights = add("Mul", [jacobian ?? constant("jacobian", "float32", [classes, channels], folded.data), perLocation], "weights");
     const columns = add("Reshape", [features, shape("features_shape", [0, channels, -1])], "features");
     const map = add("MatMul", [weights, columns], "per_location");
@@ -137,10 +140,23 @@ export const exposeClassMap: Pass = {
         initializers: [...graph.initializers, ...initializers],
         outputs: [...graph.outputs, valueInfo(output, "float32", [batch, classes, ...grid])],
       },
-      summary: `exposed %${output} [${classes} classes × ${grid.join("×")}] from the pool's input %${features} through ${chain.length} head nodes (${steps.filter((s) => s.kind === "relu").length} ReLU masks)`,
+      summary: `exposed %${output} [${classes} classes × ${grid.join("×")}] from the pool's input %${features} through ${chain.length} head nodes (${count(steps.filter((s) => s.kind === "relu").length, "ReLU mask")})`,
     };
   },
 };
+
+/**
+ * The model and manifest without a class map: pruning and quantizing work on
+ * the logits path (the map's folded weights would go stale), and
+ * `npm run compile -- OUT --explain` adds it back afterwards.
+ */
+export function dropClassMap(model: Model, manifest: Manifest): { model: Model; manifest: Manifest; dropped?: string } {
+  const dropped = manifest.output.classMap;
+  if (!dropped) return { model, manifest };
+  const { classMap: _, ...output } = manifest.output;
+  const outputs = model.graph.outputs.filter((o) => o.name !== dropped);
+  return { model: { ...model, graph: eliminateDeadNodes.run({ ...model.graph, outputs }).graph }, manifest: { ...manifest, output }, dropped };
+}
 
 /** The one input of a head node that is not a constant. */
 function chainInput(node: Node, constants: ReadonlyMap<string, Tensor>): string {

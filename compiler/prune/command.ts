@@ -12,6 +12,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compiledManifest, readInputArtifact, writeArtifact } from "../artifact.ts";
 import { CompileError, parseFlags } from "../errors.ts";
+import { dropClassMap } from "../passes/expose-class-map.ts";
 import { batchOne, decodeModel, defaultOpset, encodeModel, validateModel, type Model } from "../ir/index.ts";
 import { COMPILE_PASSES, runPasses } from "../pipeline.ts";
 import { zeroDropped } from "./apply.ts";
@@ -99,9 +100,11 @@ export interface PruneArtifactOptions {
 /** Prunes a run dir or model.onnx (with its manifest) into an artifact: the CLI's and the stage runner's entry. */
 export async function pruneArtifact(inputPath: string, config: PruneConfig, opts: PruneArtifactOptions = {}): Promise<PruneCommandResult> {
   const log = opts.log ?? (() => {});
-  const input = await readInputArtifact(inputPath);
-  const outDir = opts.out ?? join(input.dir, "pruned");
-  const original = decodeModel(input.modelBytes, input.modelPath);
+  const read = await readInputArtifact(inputPath);
+  const outDir = opts.out ?? join(read.dir, "pruned");
+  const { model: original, manifest: logitsManifest, dropped } = dropClassMap(decodeModel(read.modelBytes, read.modelPath), read.manifest);
+  if (dropped) log(`prune: left out the class map %${dropped} (npm run compile -- OUT --explain adds it back)`);
+  const input = { ...read, manifest: logitsManifest };
   const { graph: folded, records } = opts.keepBn ? { graph: original.graph, records: [] } : runPasses(original.graph, COMPILE_PASSES, log);
   const model: Model = { ...original, graph: folded };
   let taylor = opts.taylorFile ? await readTaylorScores(opts.taylorFile) : undefined;

@@ -1,9 +1,9 @@
 // The accuracy guard on the bundled default model: per-layer sensitivity
 // (sorted, with numbers) and mixed precision that meets a zero-point budget.
-import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { encodeModel, loadModel, type Model } from "../ir/index.ts";
+import { encodeModel, type Model } from "../ir/index.ts";
 import { COMPILE_PASSES, runPasses } from "../pipeline.ts";
+import { bundledModel } from "../testing/bundled-model.ts";
 import { argmax, logitsOf } from "./evaluate.ts";
 import { guardedQuantize } from "./guard.ts";
 import { calibrate, type Clip } from "./index.ts";
@@ -12,7 +12,7 @@ import { movingClips } from "./test-support.ts";
 
 describe("accuracy guard", () => {
   it("ranks layers by harm and keeps the most harmful in fp32 until the top-1 drop is within budget", async () => {
-    const m0 = await loadModel(resolve(import.meta.dirname, "../../models/default/model.onnx"));
+    const m0 = bundledModel({ classMap: false });
     const model: Model = { ...m0, graph: runPasses(m0.graph, COMPILE_PASSES).graph };
     // Calibrated on dimmed clips, so the ranges clip the held-out clips' activations and some answers flip.
     const dim = (c: Clip) => ({ ...c.input, data: (c.input.data as Float32Array).map((v) => v * 0.4) });

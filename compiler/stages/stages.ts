@@ -9,6 +9,7 @@ import { compiledManifest, readInputArtifact, writeArtifact } from "../artifact.
 import { runEngine, writeEngineConfig, type DataSource, type EngineResult } from "../engine.ts";
 import { CompileError } from "../errors.ts";
 import { decodeModel, defaultOpset, encodeModel } from "../ir/index.ts";
+import { dropClassMap } from "../passes/expose-class-map.ts";
 import { compile } from "../pipeline.ts";
 import { prune } from "../prune/index.ts";
 import { chooseStudent, describe, type Considered } from "../student/select.ts";
@@ -157,8 +158,9 @@ export const pruneStage: Stage = {
     if (config.budget && "latencyMs" in config.budget) {
       throw new CompileError("compile.json prune.budget.latencyMs: a latency budget is not available in the prune stage yet; use macs, params or ratios");
     }
-    const artifact = await readInputArtifact(input.onnx);
-    const model = decodeModel(artifact.modelBytes, artifact.modelPath);
+    const read = await readInputArtifact(input.onnx);
+    const { model, manifest: logitsManifest } = dropClassMap(decodeModel(read.modelBytes, read.modelPath), read.manifest);
+    const artifact = { ...read, manifest: logitsManifest };
     const result = prune(model.graph, config);
     ctx.log(`  ${result.summary}`);
     const bytes = encodeModel({ ...model, graph: result.graph });

@@ -19,6 +19,11 @@ const count = (max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(1, "must be at least 1").max(max, `must be at most ${max}`));
 
+/** A yes/no option: 1/true or 0/false. */
+const flag = z
+  .enum(["1", "true", "0", "false"], { message: "must be 1, true, 0 or false" })
+  .transform((v) => v === "1" || v === "true");
+
 /** POST /v1/classify options, from the query string or form fields (all strings on the wire). */
 export const ClassifyOptionsSchema = z
   .object({
@@ -45,6 +50,11 @@ export const ClassifyOptionsSchema = z
       .max(4096)
       .optional()
       .describe("input: an http(s) URL of an MP4 that answers Range requests (private, loopback and link-local addresses are refused)"),
+    explain: flag
+      .optional()
+      .describe("1: per-frame heatmaps of where the model found the explained class (needs a model compiled with --explain; else 409 explain_unavailable)"),
+    label: z.string().min(1).max(256).optional().describe("with explain: the label to explain (default: the answer's best)"),
+    thumbnails: flag.optional().describe("1: each decoded frame as the model sees it (its centre crop), as a PNG data URL"),
   })
   .strict();
 
@@ -97,10 +107,48 @@ const PredictionSchema = z
 
 const millis = z.number().min(0);
 
+const time = z.number().nullable().describe("presentation time in seconds (null for uploaded frames)");
+
+const ExplainSchema = z
+  .object({
+    label: z.string().describe("the class explained"),
+    index: z.number().int().min(0),
+    grid: z
+      .object({ t: z.number().int().min(1), h: z.number().int().min(1), w: z.number().int().min(1) })
+      .strict()
+      .describe("the class map's time steps and rows × columns over the centre crop"),
+    clips: z
+      .array(
+        z
+          .object({
+            start: time,
+            end: time,
+            frames: z
+              .array(
+                z
+                  .object({ time, heatmap: z.array(z.number().min(0).max(1)).describe("h·w values, row-major; 1 is the clip's strongest evidence") })
+                  .strict(),
+              )
+              .describe("one per model frame slot, over that slot's frame"),
+          })
+          .strict(),
+      )
+      .min(1),
+    ms: millis.describe("time spent making the heatmaps (the class map itself is computed in inference)"),
+  })
+  .strict()
+  .describe("with explain=1: where the model found the explained class, Grad-CAM at its head's pool input, computed forward-only");
+
+const KeyframesSchema = z
+  .array(z.object({ time, image: z.string().startsWith("data:image/png;base64,") }).strict())
+  .describe("with thumbnails=1: each decoded frame as the model sees it (the centre crop), in time order");
+
 const AnswerBase = {
   requestId: z.string(),
   model: z.object({ id: ManifestSchema.shape.id, version: ManifestSchema.shape.version, sha256: ManifestSchema.shape.model.shape.sha256 }).strict(),
   top: z.array(PredictionSchema).min(1).describe("the k best labels, highest score first"),
+  explain: ExplainSchema.optional(),
+  keyframes: KeyframesSchema.optional(),
 };
 
 /** The answer for uploaded frames: one clip. */
@@ -108,7 +156,7 @@ export const ClassifyFramesResponseSchema = z
   .object({
     ...AnswerBase,
     frames: z.object({ received: z.number().int().min(1), used: z.number().int().min(1) }).strict(),
-    timing: z.object({ decodeMs: millis, preprocessMs: millis, inferenceMs: millis, totalMs: millis }).strict(),
+    timing: z.object({ decodeMs: millis, preprocessMs: millis, inferenceMs: millis, thumbnailsMs: millis.optional(), totalMs: millis }).strict(),
   })
   .strict()
   .describe("for uploaded frames (one clip):");
@@ -135,7 +183,9 @@ export const ClassifyVideoResponseSchema = z
       .strict()
       .describe("the video as indexed: RFC 6381 codec, size, duration, file size"),
     bytesRead: z.number().int().min(0).describe("bytes read from the video: its index and the chosen keyframes"),
-    timing: z.object({ indexMs: millis, readMs: millis, decodeMs: millis, preprocessMs: millis, inferenceMs: millis, totalMs: millis }).strict(),
+    timing: z
+      .object({ indexMs: millis, readMs: millis, decodeMs: millis, preprocessMs: millis, inferenceMs: millis, thumbnailsMs: millis.optional(), totalMs: millis })
+      .strict(),
   })
   .strict()
   .describe("for a video (clips of keyframes):");

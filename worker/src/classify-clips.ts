@@ -14,6 +14,8 @@ import { readSamples } from "./mp4/keyframes.ts";
 import type { ByteSource } from "./mp4/source.ts";
 import type { KeyframeRef } from "./jobs/batches.ts";
 import type { ClipResult, PlannedClip } from "./jobs/schema.ts";
+import type { OutputTensor } from "./ort.ts";
+import { encodePng, pngDataUrl } from "./png.ts";
 import { ClipTensor, frameSlots, recycle } from "./preprocess.ts";
 
 export const VIDEO_ACCEPTED = "MP4 with H.264 video in 8-bit 4:2:0 whose keyframes all have the same size";
@@ -33,12 +35,31 @@ export interface ClipFrames {
   frames: readonly { sample: number }[];
 }
 
+/** What a request asks for besides the scores (?explain=1, ?thumbnails=1). */
+export interface ClipExtras {
+  /** Fetch the manifest's class map for every clip. */
+  classMaps?: boolean;
+  /** A PNG of each decoded keyframe as the model sees it. */
+  thumbnails?: boolean;
+}
+
+export interface Thumbnail {
+  /** The keyframe's sample index. */
+  sample: number;
+  /** data:image/png;base64,… of the centre crop, cropSize² pixels. */
+  image: string;
+}
+
 export interface ClipsRun {
   /** Softmax over the labels, one per clip, in the order given. */
   scores: Float64Array[];
+  /** With `classMaps`: each clip's class map [1, K, T', H', W']. */
+  classMaps?: OutputTensor[];
+  /** With `thumbnails`: one per decoded keyframe, in sample order. */
+  thumbnails?: Thumbnail[];
   /** Distinct keyframes decoded. */
   decoded: number;
-  timing: { readMs: number; decodeMs: number; preprocessMs: number; inferenceMs: number };
+  timing: { readMs: number; decodeMs: number; preprocessMs: number; inferenceMs: number; thumbnailsMs: number };
 }
 
 export async function classifyClips(
@@ -46,6 +67,7 @@ export async function classifyClips(
   video: { avcC: Uint8Array; samples: SampleTable },
   clips: readonly ClipFrames[],
   { manifest, session }: { manifest: Manifest; session: ModelRunner },
+  extras: ClipExtras = {},
 ): Promise<ClipsRun> {
   // Slot t of every clip shows the clip's frame slots[t] (repeats when a clip
   // has fewer frames than the model's T).
@@ -62,7 +84,9 @@ export async function classifyClips(
   const samples = [...uses.keys()].sort((a, b) => a - b);
   const t0 = performance.now();
   const data = await readSamples(source, samples.map((s) => video.samples[s]));
-  const timing = { readMs: performance.now() - t0, decodeMs: 0, preprocessMs: 0, inferenceMs: 0 };
+  const timing = { readMs: performance.now() - t0, decodeMs: 0, preprocessMs: 0, inferenceMs: 0, thumbnailsMs: 0 };
+  const classMaps: OutputTensor[] | undefined = extras.classMaps ? new Array(clips.length) : undefined;
+  const thumbnails: Thumbnail[] | undefined = extras.thumbnails ? [] : undefined;
 
   // One request at a time decodes and infers (admission.ts): one decoder
   // context and this request's tensors are all that is alive of this work.
@@ -87,15 +111,25 @@ export async function classifyClips(
           tensor.setFrameYuv(slot, picture);
         }
         const c = performance.now();
+        if (thumbnails) {
+          // The first slot this keyframe filled: the crop exactly as the model sees it.
+          const { clip, slot } = uses.get(sample)![0];
+          const crop = manifest.input.cropSize;
+          thumbnails.push({ sample, image: pngDataUrl(await encodePng(crop, crop, open.get(clip)!.slotRgb(slot))) });
+        }
+        const d = performance.now();
         for (const [clip, tensor] of open) {
           if (lastSample[clip] !== sample) continue;
           open.delete(clip);
-          scores[clip] = probabilities(await runModel(session, manifest, tensor.data, tensor.dims), manifest.output.kind);
+          const output = await runModel(session, manifest, tensor.data, tensor.dims, extras.classMaps);
+          scores[clip] = probabilities(output.scores, manifest.output.kind);
+          if (classMaps) classMaps[clip] = output.classMap!;
           recycle(tensor);
         }
         timing.decodeMs += b - a;
         timing.preprocessMs += c - b;
-        timing.inferenceMs += performance.now() - c;
+        timing.thumbnailsMs += d - c;
+        timing.inferenceMs += performance.now() - d;
       }
     } finally {
       decoder.close();
@@ -104,7 +138,7 @@ export async function classifyClips(
     }
     return scores;
   });
-  return { scores, decoded: samples.length, timing };
+  return { scores, classMaps, thumbnails, decoded: samples.length, timing };
 }
 
 /**

@@ -5,6 +5,8 @@
 import type { Manifest, SamplingPlan } from "../../contract/manifest.ts";
 import { topK, type Prediction } from "./classify.ts";
 import { classifyClips } from "./classify-clips.ts";
+import { explainClips, requireClassMap, type Explanation } from "./explain.ts";
+import { frameSlots } from "./preprocess.ts";
 import type { Bindings } from "./middleware.ts";
 import type { LoadedModel } from "./models.ts";
 import { indexMp4 } from "./mp4/index-mp4.ts";
@@ -28,7 +30,9 @@ export interface VideoAnswer {
   frames: { perClip: number; decoded: number };
   video: { codec: string; width: number; height: number; durationSeconds: number; bytes: number };
   bytesRead: number;
-  timing: { indexMs: number; readMs: number; decodeMs: number; preprocessMs: number; inferenceMs: number };
+  timing: { indexMs: number; readMs: number; decodeMs: number; preprocessMs: number; inferenceMs: number; thumbnailsMs?: number };
+  explain?: Explanation;
+  keyframes?: { time: number; image: string }[];
 }
 
 /** The model's plan with keyframe selection (the only frames decodable on their own) and the request's overrides. */
@@ -55,6 +59,8 @@ export async function classifyVideo(
   env: Bindings,
 ): Promise<VideoAnswer> {
   const { manifest } = model;
+  // Before any work: a model without a class map cannot explain.
+  if (options.explain) requireClassMap(manifest);
   const t0 = performance.now();
   // Metered: bytesRead counts the index and the samples together.
   const source = new MeteredSource(await openSource(input, env));
@@ -64,15 +70,25 @@ export async function classifyVideo(
   const plan = videoPlan(manifest, options);
   const { clips } = planKeyframes(index, plan);
   const t2 = performance.now();
-  const run = await classifyClips(source, index.video, clips, model);
+  const run = await classifyClips(source, index.video, clips, model, { classMaps: options.explain, thumbnails: options.thumbnails });
   const clipScores = run.scores;
   // The clips' mean softmax, as training's validation and `videotrain evaluate` aggregate.
   const mean = new Float64Array(manifest.labels.length);
   for (const scores of clipScores) scores.forEach((p, i) => (mean[i] += p));
   mean.forEach((p, i) => (mean[i] = p / clipScores.length));
   const { video } = index;
+  const top = topK(mean, manifest.labels, k);
+  const slots = frameSlots(plan.frames, manifest.input.frames);
+  const explain =
+    run.classMaps &&
+    explainClips(
+      manifest,
+      options.label,
+      top[0].index,
+      clips.map((clip, c) => ({ start: clip.start, end: clip.end, times: slots.map((j) => clip.frames[j].time), map: run.classMaps![c] })),
+    );
   return {
-    top: topK(mean, manifest.labels, k),
+    top,
     clips: clips.map((clip, c) => ({
       start: clip.start,
       end: clip.end,
@@ -89,6 +105,9 @@ export async function classifyVideo(
       decodeMs: ms(0, run.timing.decodeMs),
       preprocessMs: ms(0, run.timing.preprocessMs),
       inferenceMs: ms(0, run.timing.inferenceMs),
+      ...(run.thumbnails && { thumbnailsMs: ms(0, run.timing.thumbnailsMs) }),
     },
+    ...(explain && { explain }),
+    ...(run.thumbnails && { keyframes: run.thumbnails.map((t) => ({ time: video.samples[t.sample].pts, image: t.image })) }),
   };
 }

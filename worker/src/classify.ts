@@ -1,7 +1,7 @@
 // Model input → scores → top-k labels.
 import type { Manifest } from "../../contract/manifest.ts";
 import { serverError } from "./errors.ts";
-import type { Session } from "./ort.ts";
+import type { OutputTensor, Session } from "./ort.ts";
 
 export interface Prediction {
   label: string;
@@ -12,16 +12,31 @@ export interface Prediction {
 /** What runs a model: the Worker's ORT session, or any object with its run() (onnxruntime-node in `npm run tag`). */
 export type ModelRunner = Pick<Session, "run">;
 
-/** The model's raw output for one clip: one value per label. */
-export async function runModel(session: ModelRunner, manifest: Manifest, input: Float32Array, dims: readonly number[]): Promise<Float32Array> {
-  const out = await session.run(manifest.input.name, input, dims, manifest.output.name);
-  if (out.length !== manifest.labels.length) {
+export interface ModelOutput {
+  /** The model's raw output for one clip: one value per label. */
+  scores: Float32Array;
+  /** With `withClassMap`: the manifest's class map [1, K, T', H', W']. */
+  classMap?: OutputTensor;
+}
+
+/** Runs one clip; the class map is fetched only when asked for (the manifest must name one). */
+export async function runModel(
+  session: ModelRunner,
+  manifest: Manifest,
+  input: Float32Array,
+  dims: readonly number[],
+  withClassMap = false,
+): Promise<ModelOutput> {
+  const { output } = manifest;
+  const names = withClassMap && output.classMap ? [output.name, output.classMap] : [output.name];
+  const [scores, classMap] = await session.run(manifest.input.name, input, dims, names);
+  if (scores.data.length !== manifest.labels.length) {
     throw serverError(
       "model_output_mismatch",
-      `model ${manifest.id}@${manifest.version} gave ${out.length} outputs for ${manifest.labels.length} labels`,
+      `model ${manifest.id}@${manifest.version} gave ${scores.data.length} outputs for ${manifest.labels.length} labels`,
     );
   }
-  return out;
+  return { scores: scores.data, classMap };
 }
 
 /** Probabilities: softmax of logits (shifted by the max for stability), or the output as is. */
@@ -39,9 +54,4 @@ export function topK(scores: Float64Array, labels: readonly string[], k: number)
   return Array.from(scores, (score, index) => ({ label: labels[index], index, score }))
     .sort((a, b) => b.score - a.score || a.index - b.index)
     .slice(0, k);
-}
-
-export async function classify(session: Session, manifest: Manifest, input: Float32Array, dims: readonly number[], k: number): Promise<Prediction[]> {
-  const output = await runModel(session, manifest, input, dims);
-  return topK(probabilities(output, manifest.output.kind), manifest.labels, k);
 }

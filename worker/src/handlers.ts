@@ -3,14 +3,17 @@
 import type { Context } from "hono";
 import type { Manifest } from "../../contract/manifest.ts";
 import { exclusively } from "./admission.ts";
-import { classify } from "./classify.ts";
+import { probabilities, runModel, topK } from "./classify.ts";
 import { classifyVideo } from "./classify-video.ts";
 import { userError } from "./errors.ts";
+import { explainClips, requireClassMap } from "./explain.ts";
 import { decodeFrame } from "./frames.ts";
 import type { AppEnv } from "./middleware.ts";
 import { getModel, listModels, type LoadedModel } from "./models.ts";
+import { encodePng, pngDataUrl } from "./png.ts";
 import { ClipTensor, frameSlots, recycle } from "./preprocess.ts";
 import { parseClassifyRequest, type UploadedFrame } from "./request.ts";
+import type { ClassifyOptions } from "./api-schemas.ts";
 import { ms } from "./timing.ts";
 
 const DEFAULT_TOPK = 5;
@@ -35,8 +38,9 @@ function topkFor(manifest: Manifest, requested: number | undefined): number {
   return k;
 }
 
-/** Uploaded frames (one clip) → top-k. */
-async function classifyFrames(frames: UploadedFrame[], { manifest, session }: LoadedModel, k: number) {
+/** Uploaded frames (one clip) → top-k, and with the options the heatmaps and the frames as the model sees them. */
+async function classifyFrames(frames: UploadedFrame[], { manifest, session }: LoadedModel, k: number, options: ClassifyOptions) {
+  if (options.explain) requireClassMap(manifest);
   // The model's T slots take the training's uniform temporal subsample of the
   // received frames; each distinct frame is decoded once, written into its
   // slots and dropped, so one decoded frame is alive at a time.
@@ -58,11 +62,27 @@ async function classifyFrames(frames: UploadedFrame[], { manifest, session }: Lo
         preprocessMs += performance.now() - t1;
       }
       const t2 = performance.now();
-      const top = await classify(session, manifest, clip.data, clip.dims, k);
+      const crop = manifest.input.cropSize;
+      const keyframes = options.thumbnails
+        ? await Promise.all(used.map(async (j) => ({ time: null, image: pngDataUrl(await encodePng(crop, crop, clip.slotRgb(slots.indexOf(j)))) })))
+        : undefined;
+      const t3 = performance.now();
+      const output = await runModel(session, manifest, clip.data, clip.dims, options.explain);
+      const top = topK(probabilities(output.scores, manifest.output.kind), manifest.labels, k);
+      const t4 = performance.now();
+      const explain =
+        output.classMap && explainClips(manifest, options.label, top[0].index, [{ start: null, end: null, times: slots.map(() => null), map: output.classMap }]);
       return {
         top,
         frames: { received: frames.length, used: used.length },
-        timing: { decodeMs: ms(0, decodeMs), preprocessMs: ms(0, preprocessMs), inferenceMs: ms(t2, performance.now()) },
+        ...(explain && { explain }),
+        ...(keyframes && { keyframes }),
+        timing: {
+          decodeMs: ms(0, decodeMs),
+          preprocessMs: ms(0, preprocessMs),
+          inferenceMs: ms(t3, t4),
+          ...(keyframes && { thumbnailsMs: ms(t2, t3) }),
+        },
       };
     } finally {
       recycle(clip);
@@ -76,9 +96,12 @@ export async function classifyRequest(c: Context<AppEnv>): Promise<Response> {
   const request = await parseClassifyRequest(c);
   const model = await getModel(c.env.MODELS, request.options.model, request.options.version);
   const k = topkFor(model.manifest, request.options.topk);
+  if (request.options.label !== undefined && !request.options.explain) {
+    throw userError(400, "invalid_option", "label is given without explain=1", "label names the class to explain, with explain=1");
+  }
   const { timing, ...answer } =
     request.kind === "frames"
-      ? await classifyFrames(request.frames, model, k)
+      ? await classifyFrames(request.frames, model, k, request.options)
       : await classifyVideo(request.video, request.options, model, k, c.env);
   const { manifest } = model;
   return c.json({

@@ -41,6 +41,11 @@ function configure(): void {
   ort.env.wasm.proxy = false;
 }
 
+export interface OutputTensor {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
 /** One ONNX session. Runs are queued so that concurrent requests never overlap inside ORT. */
 export class Session {
   private queue: Promise<unknown> = Promise.resolve();
@@ -60,13 +65,15 @@ export class Session {
     return this.inner.outputNames;
   }
 
-  /** Feeds one float32 tensor and returns the data of one float32 output. */
-  run(input: string, data: Float32Array, dims: readonly number[], output: string): Promise<Float32Array> {
+  /** Feeds one float32 tensor and returns the named float32 outputs, in order (only those are fetched). */
+  run(input: string, data: Float32Array, dims: readonly number[], outputs: readonly string[]): Promise<OutputTensor[]> {
     const result = this.queue.then(async () => {
-      const outputs = await this.inner.run({ [input]: new ort.Tensor("float32", data, dims) });
-      const tensor = outputs[output];
-      if (tensor?.type !== "float32") throw new Error(`model output "${output}" is missing or not float32`);
-      return tensor.data as Float32Array;
+      const fetched = await this.inner.run({ [input]: new ort.Tensor("float32", data, dims) }, [...outputs]);
+      return outputs.map((name) => {
+        const tensor = fetched[name];
+        if (tensor?.type !== "float32") throw new Error(`model output "${name}" is missing or not float32`);
+        return { data: tensor.data as Float32Array, dims: tensor.dims };
+      });
     });
     this.queue = result.catch(() => undefined);
     return result;

@@ -138,6 +138,22 @@ export class ClipTensor {
     this.fill(t, (i, slot) => rows.row(i, slot));
   }
 
+  /** Time slot `t` as the model sees it: the crop, un-normalized back to 8-bit RGB (cropSize² · 3 bytes). */
+  slotRgb(t: number): Uint8Array {
+    const { data, spec } = this;
+    const plane = spec.cropSize * spec.cropSize;
+    const frames = spec.frames;
+    // Clamped: the un-normalized values may fall a little outside 0..255.
+    const rgb = new Uint8ClampedArray(plane * 3);
+    for (let c = 0; c < 3; c++) {
+      const base = (c * frames + t) * plane;
+      const scale = this.std[c] * 255;
+      const shift = this.mean[c] * 255;
+      for (let i = 0; i < plane; i++) rgb[i * 3 + c] = data[base + i] * scale + shift;
+    }
+    return new Uint8Array(rgb.buffer);
+  }
+
   private checkSize(frame: { width: number; height: number }): void {
     if (frame.width !== this.width || frame.height !== this.height) {
       throw new Error(`frame is ${frame.width}×${frame.height}, the clip is ${this.width}×${this.height}`);

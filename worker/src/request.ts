@@ -22,7 +22,8 @@ export const ACCEPTED_BODY =
 const ACCEPTED_OPTIONS =
   'query, form or JSON fields: model (a model id; "default", the default, is the bundled model), version (a version or "latest", the default), ' +
   `topk (an integer from 1 to the number of labels, default 5); for videos also clips (clips per video, 1 to ${LIMITS.clips}, ` +
-  `default the model's plan) and frames (keyframes per clip, 1 to ${LIMITS.frames}, default the model's)`;
+  `default the model's plan) and frames (keyframes per clip, 1 to ${LIMITS.frames}, default the model's); ` +
+  "explain (1 or true: per-frame heatmaps; label names the class to explain) and thumbnails (1 or true: the decoded frames as PNGs)";
 
 export interface UploadedFrame {
   bytes: ArrayBuffer;
@@ -92,8 +93,8 @@ function jsonFields(text: string): [string, string][] {
   }
   return Object.entries(value).map(([key, v]): [string, string] => {
     if (typeof v === "string") return [key, v];
-    if (typeof v === "number" && Number.isFinite(v)) return [key, String(v)];
-    throw userError(400, "invalid_option", `${key} must be a string or a number`, ACCEPTED_OPTIONS);
+    if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "boolean") return [key, String(v)];
+    throw userError(400, "invalid_option", `${key} must be a string, a number or a boolean`, ACCEPTED_OPTIONS);
   });
 }
 
