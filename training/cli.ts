@@ -20,6 +20,7 @@ const USAGE = `usage: npm run train -- [--python PATH] [videotrain train options
     npm run train -- --data DIR --preset x3d_m_kinetics --out runs/x3d-m   (a recipe in training/presets/)
     npm run train -- --data DIR --config my-recipe.json --lr 2e-4 --out runs/mine   (flags override the file)
     npm run train -- make-dataset --out data/synthetic      (other videotrain commands too)
+    npm run train -- explain --run runs/tiny VIDEO [--label NAME] [--method gradcam|cam]   (Grad-CAM pictures)
   --python PATH   the interpreter to use (default: .venv/bin/python, made by npm run setup:python;
                   or the EDGEVID_PYTHON environment variable)
   --gpus N        train with N processes under torchrun, one per GPU (gloo processes on a CPU-only
@@ -86,7 +87,7 @@ function main(argv: string[]): void {
   process.stdout.write(check.stdout);
 
   let args = rest;
-  const commands = ["train", "make-dataset", "evaluate", "check", "frames", "finetune", "distill"];
+  const commands = ["train", "make-dataset", "evaluate", "check", "frames", "explain", "finetune", "distill"];
   if (args.length === 0 || !commands.includes(args[0])) args = ["train", ...args];
   if (args[0] === "train") {
     // Training without a dataset uses the synthetic set, without --out a fresh runs/<timestamp>.

@@ -1,4 +1,4 @@
-"""`videotrain` command line: train, make-dataset, evaluate, frames, check.
+"""`videotrain` command line: train, make-dataset, evaluate, frames, explain, check.
 
 User mistakes (a bad --data directory, missing labels, an incomplete run)
 print one `error:` line naming the file and exit 2, without a traceback.
@@ -27,6 +27,7 @@ USAGE_EXAMPLES = """examples:
   videotrain evaluate --run runs/tiny --list data/synthetic/val.txt
   videotrain evaluate --run runs/tiny --list data/synthetic/val.txt --frame-selector keyframe
   videotrain frames --manifest runs/tiny/manifest.json clip.mp4 --out frames/
+  videotrain explain --run runs/tiny data/synthetic/videos/move_left/val_00000.mp4 --label move_left   (Grad-CAM)
   videotrain finetune --config finetune.json --events events.jsonl
   videotrain distill --config distill.json
   videotrain check
@@ -159,6 +160,25 @@ def _frames_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output directory: videoNNNNN/clipK/frameJJ.<format> and index.json")
 
 
+def _explain_parser(sub) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="Grad-CAM (or CAM) maps over space and time of a run's model on one video, with pictures",
+        description="Explain the clips a run's model classifies (its own sampling plan and eval crops): writes strip.png, "
+                    "overlay.mp4, maps.npy [clips, T, crop, crop], maps_raw.npy [clips, T', H', W'] and explain.json.",
+    )
+    p.add_argument("video", help="the video to explain")
+    p.add_argument("--run", required=True, help="run directory (with manifest.json, config.json and checkpoint.safetensors)")
+    p.add_argument("--label", metavar="NAME", help="the class to explain, one of the run's labels (default: the video's top-1)")
+    p.add_argument("--method", choices=["gradcam", "cam"], default="gradcam",
+                   help="gradcam (default); cam: forward only, the head's post-pool layers at every location of the "
+                        "pool's input (X3D, C2D, SlowFast)")
+    p.add_argument("--layer", help="the module whose output Grad-CAM explains (default: x3d blocks.4, c2d_r50 blocks.5, "
+                                   "slowfast_r50 blocks.4 (both pathways), mvit_v2_s the last block's norm1)")
+    p.add_argument("--clip", type=int, metavar="N", help="explain only clip N of the plan (default: every clip)")
+    p.add_argument("--out", help="output directory (default: RUN/explain/<video stem>/)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="videotrain",
@@ -171,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     _make_dataset_parser(sub)
     _evaluate_parser(sub)
     _frames_parser(sub)
+    _explain_parser(sub)
     from .engine.run import add_parsers as _engine_parsers  # finetune, distill
 
     _engine_parsers(sub)
@@ -265,6 +286,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .data.labeled import LabeledListError
     from .data.synthetic import FFmpegNotFoundError
     from .data.video import VideoReadError
+    from .explain import ExplainError
     from .export import ExportError
     from .manifest import ManifestError
     from .models import UnknownModelError
@@ -278,7 +300,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     return (DataError, RunError, ManifestError, UnknownModelError, LabeledListError, VideoReadError,
             SamplingError, ExportError, FFmpegNotFoundError, PrecisionError, DistributedError, CheckpointingError,
-            PresetError)
+            PresetError, ExplainError)
 
 
 def train_options(args: argparse.Namespace) -> TrainOptions:
@@ -352,6 +374,16 @@ def _run(args: argparse.Namespace) -> int:
         index = extract_frames(args.manifest, videos_from_args(args.video, args.list, args.root), args.out, args.format)
         clips = sum(len(item["clips"]) for item in index["items"])
         print(f"wrote {clips} clips of {len(index['items'])} videos to {args.out} (index.json lists them)")
+        return 0
+
+    if args.command == "explain":
+        from .explain.command import explain
+
+        result = explain(args.run, args.video, label=args.label, layer=args.layer, method=args.method, clip=args.clip,
+                         out=args.out)
+        label = result["label"]
+        print(f"{args.method} of {label['name']} ({label['prob']:.2f}) at {result['layer']} on {len(result['clips'])} "
+              f"clips, grid {'x'.join(map(str, result['rawGrid']))}: {result['out']}")
         return 0
 
     from .train import train
