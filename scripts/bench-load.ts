@@ -21,13 +21,14 @@
 //
 //   npm run bench:load [-- --levels 1,8,32,64 --requests 3 --seconds 60]
 await import("../tagger/register.mjs");
-const { spawnSync } = await import("node:child_process");
-const { existsSync, mkdirSync, readFileSync, renameSync, rmSync } = await import("node:fs");
+const { rmSync } = await import("node:fs");
 const { cpus, loadavg } = await import("node:os");
 const { join } = await import("node:path");
 const { parseArgs } = await import("node:util");
 const { WebSocket } = await import("ws");
 const { bundleWorker, startBundledWorker } = await import("../worker/scripts/local-worker.ts");
+const { makeVideo, VIDEOS } = await import("./bench-videos.ts");
+type VideoName = keyof typeof VIDEOS;
 
 const root = new URL("..", import.meta.url).pathname;
 const cache = join(root, ".cache", "bench-load");
@@ -48,31 +49,6 @@ const levelSeconds = Number(values.seconds);
 if (levels.some((c) => !(c >= 1)) || !(perClient >= 1) || !(levelSeconds > 0)) {
   console.error("usage: npm run bench:load -- [--levels 1,8,32,64] [--requests N per client] [--seconds S per level]");
   process.exit(2);
-}
-
-// Phone-style: noise over a moving test card keeps the bitrate of real footage.
-const VIDEOS = {
-  "720p": { size: "1280x720", bitrate: "1000k" },
-  "1080p": { size: "1920x1080", bitrate: "2500k" },
-} as const;
-type VideoName = keyof typeof VIDEOS;
-
-function makeVideo(name: VideoName): Uint8Array {
-  const path = join(cache, `${name}.mp4`);
-  if (!existsSync(path)) {
-    mkdirSync(cache, { recursive: true });
-    const { size, bitrate } = VIDEOS[name];
-    const partial = `${path}.partial.mp4`;
-    const args = [
-      "-v", "error", "-y", "-f", "lavfi", "-i", `testsrc2=size=${size}:rate=30`, "-t", "10",
-      "-vf", "noise=alls=10:allf=t,format=yuv420p", "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast",
-      "-b:v", bitrate, "-g", "30", "-bf", "2", partial,
-    ];
-    const r = spawnSync("ffmpeg", args, { stdio: ["ignore", "inherit", "inherit"] });
-    if (r.status !== 0) throw new Error(`ffmpeg failed (exit ${r.status}${r.error ? `: ${r.error.message}` : ""})`);
-    renameSync(partial, path);
-  }
-  return new Uint8Array(readFileSync(path));
 }
 
 interface Outcome {
@@ -246,7 +222,7 @@ const dist = join(cache, "dist");
 rmSync(dist, { recursive: true, force: true });
 process.stderr.write("bundling the Worker (wrangler deploy --dry-run)…\n");
 bundleWorker(dist, root);
-const bodies = { "720p": makeVideo("720p"), "1080p": makeVideo("1080p") };
+const bodies = { "720p": makeVideo("720p", cache), "1080p": makeVideo("1080p", cache) };
 const top = Math.max(...levels);
 const plan: Level[] = (["720p", "1080p"] as const).flatMap((video) => levels.map((clients) => ({ video, clients })));
 const unbounded = { ADMISSION_BYTES: String(2 ** 40), ADMISSION_QUEUE: String(1e6) };
