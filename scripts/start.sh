@@ -8,7 +8,8 @@ EDGEVID_SKIP_PYTHON=1 bash scripts/ensure-deps.sh
 port="${PORT:-8787}"
 # Keys are optional locally (wrangler.toml requires them when deployed); a key
 # made with `npm run keys -- create` is still checked when a request sends one.
-npx wrangler dev --port "$port" --ip 127.0.0.1 --show-interactive-dev-session=false --log-level warn --var REQUIRE_API_KEY:false &
+# PERSIST_TO keeps the local KV/R2/Durable Object state elsewhere than .wrangler/state (the browser tests' own).
+npx wrangler dev --port "$port" --ip 127.0.0.1 --show-interactive-dev-session=false --log-level warn --var REQUIRE_API_KEY:false ${PERSIST_TO:+--persist-to "$PERSIST_TO"} &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 240); do

@@ -26,6 +26,8 @@ export default defineConfig({
     // .wasm modules of onnxruntime-web and @jsquash).
     root: repo,
     include: ["worker/test/**/*.test.ts"],
+    // Vitest hands CSS over as "" unless told: the playground's stylesheet is served as text (page.ts).
+    css: { include: [/\/worker\/page\/[^/]+\.css/] },
     // Real videos made by ffmpeg in Node, handed to the tests as inject("videos").
     globalSetup: ["worker/test/fixtures/videos.global.ts"],
     testTimeout: 60_000,

@@ -40,6 +40,8 @@ export function startBundledWorker(distDir: string, main = "index.js", { persist
       { type: "ESModule", path: join(distDir, main) },
       ...files.filter((f) => f.endsWith(".wasm")).map((f) => ({ type: "CompiledWasm" as const, path: join(distDir, f) })),
       ...files.filter((f) => f.endsWith(".onnx")).map((f) => ({ type: "Data" as const, path: join(distDir, f) })),
+      // The rest of the modules wrangler wrote by a rule (named <sha1>-<file>): the playground's Text files.
+      ...files.filter((f) => /^[0-9a-f]{40}-/.test(f) && !/\.(wasm|onnx)$/.test(f)).map((f) => ({ type: "Text" as const, path: join(distDir, f) })),
     ],
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["nodejs_compat"],

@@ -9,6 +9,7 @@ import { docs } from "./docs.ts";
 import { classifyRequest, healthz, models } from "./handlers.ts";
 import { corsFromEnv, limitBody, methodNotAllowed, notFound, onError, requestLog, type AppEnv } from "./middleware.ts";
 import { openapi } from "./openapi.ts";
+import { page } from "./page.ts";
 import { limitRate } from "./ratelimit.ts";
 import { abortUpload, completeUpload, createUpload, putPart, putVideo, uploadStatus } from "./uploads/routes.ts";
 import { queue } from "./jobs/consumer.ts";
@@ -63,6 +64,9 @@ app.all("/v1/jobs/:id", methodNotAllowed("GET, DELETE"));
 app.all("/v1/jobs/:id/results.csv", methodNotAllowed("GET"));
 app.all("/v1/jobs/:id/results.vtt", methodNotAllowed("GET"));
 app.all("/v1/jobs/:id/timeline", methodNotAllowed("GET"));
+
+// GET /: the playground page, a way to try the API from a browser (page.ts).
+app.route("/", page);
 
 // The Hono app itself (tests read its routes); the Worker exports its handlers:
 // HTTP, and the queue consumer of long-video tagging (jobs/consumer.ts).

@@ -9,3 +9,8 @@ declare module "*.onnx" {
   const bytes: ArrayBuffer;
   export default bytes;
 }
+declare module "*?raw" {
+  // Text (wrangler.toml's rule for worker/page/; Vite's raw import under vitest): the file's contents.
+  const text: string;
+  export default text;
+}
