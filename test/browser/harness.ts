@@ -3,7 +3,7 @@
 // its own local state, Debian's chromium driven by playwright-core with a
 // fresh profile, and small real H.264 MP4s made by ffmpeg.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const CHROMIUM = "/usr/bin/chromium";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -76,9 +77,10 @@ export interface Browsing {
 
 /** Debian's chromium, headless, with a fresh profile; one page that records its requests and problems. */
 export async function openBrowser(viewport = { width: 1280, height: 800 }): Promise<Browsing> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`);
   const profile = mkdtempSync(join(tmpdir(), "edgevid-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
+    executablePath: CHROMIUM,
     headless: true,
     viewport,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
