@@ -166,6 +166,8 @@ async function classify({ video, frames }, model) {
  * @param {Model} model
  */
 function renderAnswer(answer, model) {
+  // Shown first: the timeline takes its width from the page.
+  byId("result", HTMLElement).hidden = false;
   /** @param {{ label: string, index?: number }} p */
   const labelIndex = (p) => p.index ?? model.labels.indexOf(p.label);
   const what = answer.video
@@ -189,7 +191,6 @@ function renderAnswer(answer, model) {
       ? `Heatmaps for “${answer.explain.label}” on ${overlaid} of ${answer.keyframes.length} keyframes (${answer.explain.grid.h}×${answer.explain.grid.w} grid; bright is where the model looked).`
       : "Tick “Explain” to see where the model looked.";
   }
-  byId("result", HTMLElement).hidden = false;
 }
 
 /**

@@ -57,7 +57,6 @@ export function renderTiming(table, timing) {
   table.replaceChildren(h("caption", { className: "sr-only", textContent: "Milliseconds per step" }), h("tbody", {}, rows));
 }
 
-const W = 640;
 const H = 160;
 const PAD = { left: 40, right: 12, top: 10, bottom: 28 };
 
@@ -70,6 +69,8 @@ const PAD = { left: 40, right: 12, top: 10, bottom: 28 };
  * @param {(p: Prediction) => number} labelIndex
  */
 export function renderTimeline(box, clips, duration, labelIndex) {
+  // As wide as its box (within reason), so its text stays legible on a phone.
+  const W = Math.min(640, Math.max(300, box.clientWidth || 640));
   const span = Math.max(duration, ...clips.map((c) => c.end), 1e-3);
   const x = (/** @type {number} */ t) => PAD.left + (t / span) * (W - PAD.left - PAD.right);
   const y = (/** @type {number} */ p) => PAD.top + (1 - p) * (H - PAD.top - PAD.bottom);
@@ -80,7 +81,7 @@ export function renderTimeline(box, clips, duration, labelIndex) {
       svg("line", { x1: PAD.left, x2: W - PAD.right, y1: y(p), y2: y(p), class: "gridline" }),
       svg("text", { x: PAD.left - 6, y: y(p) + 4, "text-anchor": "end" }, [`${p * 100}%`]),
     ]),
-    ...ticks(span).flatMap((t) => [svg("line", { x1: x(t), x2: x(t), y1: H - PAD.bottom, y2: H - PAD.bottom + 5, class: "axis" }), svg("text", { x: x(t), y: H - 8, "text-anchor": "middle" }, [`${t} s`])]),
+    ...ticks(span, Math.max(3, Math.floor(W / 80))).flatMap((t) => [svg("line", { x1: x(t), x2: x(t), y1: H - PAD.bottom, y2: H - PAD.bottom + 5, class: "axis" }), svg("text", { x: x(t), y: H - 8, "text-anchor": "middle" }, [`${t} s`])]),
     svg("line", { x1: PAD.left, x2: W - PAD.right, y1: H - PAD.bottom, y2: H - PAD.bottom, class: "axis" }),
     svg("polyline", { points: points.map((p) => `${p.cx.toFixed(1)},${p.cy.toFixed(1)}`).join(" "), class: "trace" }),
     ...points.map((p) => svg("circle", { cx: p.cx.toFixed(1), cy: p.cy.toFixed(1), r: 5, fill: colour(labelIndex(p.clip.top[0])) }, [svg("title", {}, [describe(p.clip)])])),
@@ -99,9 +100,12 @@ export function renderTimeline(box, clips, duration, labelIndex) {
   box.replaceChildren(chart, legend);
 }
 
-/** @param {number} span seconds */
-function ticks(span) {
-  const step = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600].find((s) => span / s <= 8) ?? Math.ceil(span / 8 / 600) * 600;
+/**
+ * @param {number} span seconds
+ * @param {number} maxTicks
+ */
+function ticks(span, maxTicks) {
+  const step = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600].find((s) => span / s <= maxTicks) ?? Math.ceil(span / maxTicks / 600) * 600;
   return Array.from({ length: Math.floor(span / step + 1e-9) + 1 }, (_, i) => Math.round(i * step * 100) / 100);
 }
 
@@ -119,7 +123,7 @@ export function renderKeyframes(list, keyframes, explain) {
   list.replaceChildren(
     ...keyframes.map((frame, i) => {
       const when = frame.time === null ? `frame ${i + 1}` : seconds(frame.time);
-      const img = h("img", { src: frame.image, alt: `Keyframe ${i + 1} at ${when}, centre crop`, width: 96, height: 96, decoding: "async" });
+      const img = h("img", { src: frame.image, alt: `Keyframe ${i + 1} at ${when}, centre crop`, width: 112, height: 112, decoding: "async" });
       /** @type {HTMLElement[]} */
       const layers = [img];
       const mine = maps[i];
