@@ -7,11 +7,13 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { makeMp4, openBrowser, startWorker, type Browsing, type RunningWorker } from "./harness.ts";
 
 const TIMEOUT = 180_000;
+const FRAMES = fileURLToPath(new URL("../../examples/frames/", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "edgevid-page-"));
 let worker: RunningWorker;
 let browsing: Browsing | undefined;
@@ -107,8 +109,8 @@ describe("classify", () => {
     "JPEG frames dropped on the drop zone: one clip, each frame shown once with its heatmap",
     async () => {
       const page = await open();
-      const frames = readdirSync("examples/frames").filter((f) => f.endsWith(".jpg")).slice(0, 3).reverse();
-      const files = frames.map((name) => ({ name, base64: readFileSync(join("examples/frames", name)).toString("base64") }));
+      const frames = readdirSync(FRAMES).filter((f) => f.endsWith(".jpg")).sort().slice(0, 3).reverse();
+      const files = frames.map((name) => ({ name, base64: readFileSync(join(FRAMES, name)).toString("base64") }));
       // A drop as the browser makes it: a DataTransfer of files, out of order (the page sorts them by name).
       await page.evaluate((files) => {
         const transfer = new DataTransfer();
