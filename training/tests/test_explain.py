@@ -181,6 +181,31 @@ def test_x3d_cam_is_the_head_at_each_location_of_the_pool_input():
     torch.testing.assert_close(combined, logits[:, :, None, None, None].expand_as(combined), atol=1e-5, rtol=1e-5)
 
 
+def test_x3d_gradcam_at_the_pool_input_is_the_forward_only_jacobian_map():
+    # The compiler's expose-class-map pass computes Σ_c J[k, c]·F[c, l] / L with
+    # J = ∂logits/∂mean_l(F): Grad-CAM at the pool's input before its ReLU.
+    torch.manual_seed(0)
+    model = build_model("x3d", "tiny", 5).eval()
+    layer, post, proj = pooled_head(model)
+    x = torch.randn(1, 3, 8, 64, 64)
+    k = 3
+    with LayerCapture(model, layer) as capture, torch.enable_grad():
+        logits = model(x)
+        capture.backward(logits[:, k].sum())
+    (features,), (grad,) = capture.features(), capture.gradients()
+    gradcam = torch.einsum("bcthw,bc->bthw", features, channel_weights(grad))[0]
+
+    def head(pooled):
+        return proj(post(pooled[:, None, None, None]).flatten())
+
+    jacobian = torch.autograd.functional.jacobian(head, features[0].mean(dim=(1, 2, 3)).detach())
+    cells = features[0, 0].numel()
+    class_map = torch.einsum("c,cthw->thw", jacobian[k], features[0].detach()) / cells
+    torch.testing.assert_close(gradcam, class_map, atol=1e-6, rtol=1e-5)
+    # X3D's post-pool ReLU follows a bias-free conv: the map sums to the logit less the bias.
+    assert class_map.sum().item() == pytest.approx((logits[0, k] - proj.bias[k]).item(), abs=1e-5)
+
+
 def test_cam_refuses_a_class_token_head():
     with pytest.raises(ExplainError, match="use --method gradcam"):
         pooled_head(build_model("mvit_v2_s", "tiny", 3))

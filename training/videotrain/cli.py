@@ -381,9 +381,9 @@ def _run(args: argparse.Namespace) -> int:
 
         result = explain(args.run, args.video, label=args.label, layer=args.layer, method=args.method, clip=args.clip,
                          out=args.out)
-        label = result["label"]
-        print(f"{args.method} of {label['name']} ({label['prob']:.2f}) at {result['layer']} on {len(result['clips'])} "
-              f"clips, grid {'x'.join(map(str, result['rawGrid']))}: {result['out']}")
+        label, n = result["label"], len(result["clips"])
+        print(f"{args.method} of {label['name']} ({label['prob']:.2f}) at {result['layer']} on {n} clip{'s' * (n != 1)}, "
+              f"grid {'x'.join(map(str, result['rawGrid']))}: {result['out']}")
         return 0
 
     from .train import train

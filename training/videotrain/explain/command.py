@@ -29,11 +29,12 @@ from ..transforms import eval_transform
 from . import ExplainError
 from .cam import class_activation_map, pooled_head
 from .features import PATHWAYS, default_layer
-from .gradcam import grad_cam
+from .gradcam import Explanation, grad_cam
 from .render import overlay, to_rgb, write_overlay_video, write_strip
 
 METHODS = ("gradcam", "cam")
 FILES = {"strip": "strip.png", "overlay": "overlay.mp4", "maps": "maps.npy", "mapsRaw": "maps_raw.npy"}
+Normalised = tuple[torch.Tensor, list[float]]  # a map in [0, 1] and its raw [lo, hi]
 
 
 def load_clips(video: str, manifest: dict) -> tuple[list[SampledClip], torch.Tensor]:
@@ -47,7 +48,7 @@ def load_clips(video: str, manifest: dict) -> tuple[list[SampledClip], torch.Ten
     return clips, torch.stack([transform(frames[i * t : (i + 1) * t].permute(3, 0, 1, 2)) for i in range(len(clips))])
 
 
-def _normalised(m: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+def _normalised(m: torch.Tensor) -> Normalised:
     lo, hi = m.min(), m.max()
     out = (m - lo) / (hi - lo) if hi > lo else torch.zeros_like(m)
     return out, [lo.item(), hi.item()]
@@ -65,8 +66,22 @@ def _method_layer(method: str, layer: str | None, arch: str, model: torch.nn.Mod
         return layer or default_layer(arch, model)
     pool_input = pooled_head(model)[0]
     if layer not in (None, pool_input):
-        raise ExplainError(f"--method cam works at the input of the head's pool, {pool_input}; drop --layer {layer}")
+        raise ExplainError(f"--method cam works at the input of the head's pool, {pool_input}; "
+                           f"drop --layer {layer}")
     return pool_input
+
+
+def _maps(e: Explanation, frames: int, crop: int) -> tuple[torch.Tensor, Normalised, list[Normalised]]:
+    """One clip's map upsampled to the crop, its raw map, and each pathway's where there are several."""
+    raw, raw_range = _normalised(e.map[0])
+    # Trilinear to the crop's frames and pixels, as the heatmap is drawn over them.
+    up = F.interpolate(raw[None, None], size=(frames, crop, crop), mode="trilinear", align_corners=False)[0, 0]
+    pathways = [_normalised(p[0]) for p in e.pathways] if len(e.pathways) > 1 else []
+    return up, (raw, raw_range), pathways
+
+
+def _save(path: Path, maps: list[torch.Tensor]) -> None:
+    np.save(path, torch.stack(maps).numpy().astype(np.float32))
 
 
 def explain(
@@ -101,35 +116,32 @@ def explain(
     crop, t = int(manifest["input"]["cropSize"]), int(manifest["sampling"]["frames"])
     maps, raws, pathway_maps, records, pictures = [], [], [], [], []
     for i in chosen:
-        e = grad_cam(model, x[i : i + 1], layer, k) if method == "gradcam" else class_activation_map(model, x[i : i + 1], k)
-        raw, raw_range = _normalised(e.map[0])
-        # Trilinear to the crop's frames and pixels, as the heatmap is drawn over them.
-        up = F.interpolate(raw[None, None], size=(t, crop, crop), mode="trilinear", align_corners=False)[0, 0]
+        clip_x = x[i : i + 1]
+        e = grad_cam(model, clip_x, layer, k) if method == "gradcam" else class_activation_map(model, clip_x, k)
+        up, (raw, raw_range), pathways = _maps(e, t, crop)
         maps.append(up)
         raws.append(raw)
-        record = {
+        pathway_maps.append([m for m, _ in pathways])
+        records.append({
             "index": clips[i].index, "start": clips[i].start, "end": clips[i].end,
             "times": [f.time for f in clips[i].frames],
             "logit": float(logits[i, k]), "prob": float(clip_probs[i, k]), "top5": _top(clip_probs[i], labels),
             "rawRange": raw_range,
-        }
-        if len(e.pathways) > 1:
-            normalised = [_normalised(p[0]) for p in e.pathways]
-            pathway_maps.append([m for m, _ in normalised])
-            record["pathwayRanges"] = {name: r for name, (_, r) in zip(PATHWAYS, normalised)}
-        records.append(record)
+            **({"pathwayRanges": {n: r for n, (_, r) in zip(PATHWAYS, pathways)}} if pathways else {}),
+        })
         frames = to_rgb(x[i], manifest["input"]["mean"], manifest["input"]["std"])
-        pictures.append((clips[i].index, frames, overlay(frames, up.numpy()), record["times"]))
+        pictures.append((clips[i].index, frames, overlay(frames, up.numpy()), records[-1]["times"]))
 
     out_dir = Path(out) if out is not None else run.path / "explain" / Path(video).stem
     out_dir.mkdir(parents=True, exist_ok=True)
-    np.save(out_dir / FILES["maps"], torch.stack(maps).numpy().astype(np.float32))
-    np.save(out_dir / FILES["mapsRaw"], torch.stack(raws).numpy().astype(np.float32))
-    pathways = []
-    for p, name in enumerate(PATHWAYS if pathway_maps else ()):
-        grid = torch.stack([per_clip[p] for per_clip in pathway_maps])
-        pathways.append({"name": name, "grid": list(grid.shape[1:]), "file": f"maps_raw_{name}.npy"})
-        np.save(out_dir / pathways[-1]["file"], grid.numpy().astype(np.float32))
+    _save(out_dir / FILES["maps"], maps)
+    _save(out_dir / FILES["mapsRaw"], raws)
+    pathways = [
+        {"name": n, "grid": list(pathway_maps[0][p].shape), "file": f"maps_raw_{n}.npy"}
+        for p, n in enumerate(PATHWAYS[: len(pathway_maps[0])])
+    ]
+    for p, entry in enumerate(pathways):
+        _save(out_dir / entry["file"], [per_clip[p] for per_clip in pathway_maps])
     name, score = labels[k], float(probs[k])
     write_strip(out_dir / FILES["strip"], f"{name} {score:.2f} | {method} at {layer} | {Path(video).name}", pictures)
     fps = t / float(manifest["sampling"]["clipDuration"])

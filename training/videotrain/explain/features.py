@@ -34,7 +34,9 @@ def find_layer(model: nn.Module, name: str) -> nn.Module:
     modules = dict(model.named_modules())
     if name not in modules or not name:
         shallow = [n for n in modules if n and n.count(".") <= 1]
-        raise ExplainError(f"unknown layer {name!r}; e.g. {', '.join(shallow[:12])} (any name in model.named_modules())")
+        raise ExplainError(
+            f"unknown layer {name!r}; e.g. {', '.join(shallow[:12])} (any name in model.named_modules())"
+        )
     return modules[name]
 
 
