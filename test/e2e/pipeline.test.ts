@@ -1,7 +1,8 @@
 // One real path through all the doors: synthetic H.264 clips → `npm run train`
-// (tiny X3D on CPU) → `npm run compile` → the Worker in workerd (Miniflare,
-// the model stored in its R2 bucket) answering POST /v1/classify for frames a
-// client extracted from held-out clips. Slow by nature (5–10 minutes on two
+// (tiny X3D on CPU) → `npm run compile --explain` → the Worker in workerd
+// (Miniflare, the model stored in its R2 bucket) answering POST /v1/classify
+// for frames a client extracted from held-out clips, and explaining them as
+// `videotrain explain` does in PyTorch. Slow by nature (5–10 minutes on two
 // cores): it trains a model.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -9,12 +10,15 @@ import { join, resolve } from "node:path";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseManifestJson, type Manifest } from "../../contract/manifest.ts";
+import { parseNpy } from "../../compiler/quantize/npy.ts";
 import { bundleWorker, framesBody, startBundledWorker } from "../../worker/scripts/local-worker.ts";
 import { compareWithEvaluation, type KeyframeEvaluation } from "../mp4-parity.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const work = join(root, ".cache", "e2e");
 const python = join(root, ".venv", "bin", "python");
+const data = join(work, "data");
+const runDir = join(work, "run");
 
 function run(cmd: string, args: string[]): string {
   const started = Date.now();
@@ -43,6 +47,19 @@ interface ClassifyAnswer {
   model: { id: string; version: string };
   top: { label: string; index: number; score: number }[];
   frames: { received: number; used: number };
+  explain?: { label: string; grid: { t: number; h: number; w: number }; clips: { frames: { heatmap: number[] }[] }[] };
+}
+
+function pearson(a: readonly number[], b: readonly number[]): number {
+  const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+  const [ma, mb] = [mean(a), mean(b)];
+  let [ab, aa, bb] = [0, 0, 0];
+  a.forEach((x, i) => {
+    ab += (x - ma) * (b[i] - mb);
+    aa += (x - ma) ** 2;
+    bb += (b[i] - mb) ** 2;
+  });
+  return ab / Math.sqrt(aa * bb);
 }
 
 let mf: Miniflare;
@@ -58,9 +75,9 @@ function softmax(logits: number[]): number[] {
   return e.map((x) => x / sum);
 }
 
-async function classify(files: string[], topk: number): Promise<ClassifyAnswer> {
+async function classify(files: string[], topk: number, query = ""): Promise<ClassifyAnswer> {
   const { body, contentType } = await framesBody(files);
-  const res = await mf.dispatchFetch(`http://edge.test/v1/classify?model=${manifest.id}&version=${manifest.version}&topk=${topk}`, {
+  const res = await mf.dispatchFetch(`http://edge.test/v1/classify?model=${manifest.id}&version=${manifest.version}&topk=${topk}${query}`, {
     method: "POST",
     body,
     headers: { "content-type": contentType },
@@ -74,13 +91,11 @@ describe("train → compile → serve, end to end", () => {
   beforeAll(async () => {
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
-    const data = join(work, "data");
-    const runDir = join(work, "run");
     const compiled = join(work, "compiled");
     // Through the same front doors a user types: `npm run train`, `npm run compile`.
     run("npx", ["tsx", "training/cli.ts", "make-dataset", "--out", data, "--train-per-class", "60", "--val-per-class", "8", "--seed", "11"]);
     run("npx", ["tsx", "training/cli.ts", "train", "--data", data, "--arch", "x3d", "--preset", "tiny", "--epochs", "20", "--lr", "5e-3", "--seed", "0", "--threads", "2", "--workers", "1", "--id", "e2e-tiny", "--version", "1", "--out", runDir]);
-    run("npx", ["tsx", "compiler/cli.ts", runDir, "--out", compiled]);
+    run("npx", ["tsx", "compiler/cli.ts", runDir, "--out", compiled, "--explain"]);
     manifest = parseManifestJson(readFileSync(join(compiled, "manifest.json"), "utf8"), "compiled/manifest.json");
 
     // The Python trainer's evaluation of the held-out clips with the compiled model.
@@ -120,6 +135,38 @@ describe("train → compile → serve, end to end", () => {
     expect(passes).toContain("train");
     expect(passes).toContain("fold-batchnorm");
     expect(manifest.labels).toHaveLength(8);
+    expect(passes.at(-1)).toBe("expose-class-map");
+    expect(manifest.output.classMap).toBe("class_map");
+  });
+
+  it("?explain=1 heatmaps match PyTorch Grad-CAM at the head's pool input on the same frames", async () => {
+    // Same frames: the plan's frames of held-out clips as lossless PNG, and
+    // `videotrain explain` on the videos with the run's own (same) plan.
+    const items = frames.png.items.filter((_, i) => i % 16 === 0);
+    const r: Record<"pool" | "cam" | "blocks4", number[]> = { pool: [], cam: [], blocks4: [] };
+    let grid = "";
+    for (const item of items) {
+      const answer = await classify(item.clips[0].files, 3, "&explain=1");
+      const explain = answer.explain!;
+      grid = `${explain.grid.t}×${explain.grid.h}×${explain.grid.w}`;
+      const edge = explain.clips[0].frames.flatMap((f) => f.heatmap);
+      const methods = { pool: ["--method", "gradcam", "--layer", "blocks.5.pool.pre_act"], cam: ["--method", "cam"], blocks4: ["--method", "gradcam"] };
+      for (const [name, args] of Object.entries(methods) as [keyof typeof r, string[]][]) {
+        const out = join(work, "explain", `${item.clips[0].clip}-${name}-${r[name].length}`);
+        run(python, ["-m", "videotrain", "explain", "--run", runDir, resolve(data, item.path), "--label", explain.label, "--clip", "0", "--out", out, ...args]);
+        const raw = parseNpy(new Uint8Array(readFileSync(join(out, "maps_raw.npy"))));
+        expect(raw.shape).toEqual([1, explain.grid.t, explain.grid.h, explain.grid.w]);
+        r[name].push(pearson(edge, Array.from(raw.data as Float32Array)));
+      }
+    }
+    const line = (v: number[]) => `mean ${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(4)}, min ${Math.min(...v).toFixed(4)}`;
+    console.log(
+      `e2e: ?explain=1 vs PyTorch on ${items.length} held-out clips (PNG frames), Pearson r over T'×H'×W' = ${grid}: ` +
+        `Grad-CAM at blocks.5.pool.pre_act ${line(r.pool)}; per-location logits (cam) ${line(r.cam)}; Grad-CAM at blocks.4 ${line(r.blocks4)}`,
+    );
+    expect(items.length).toBeGreaterThanOrEqual(4);
+    // The same quantity computed forward-only: equal up to the answer's 3 decimals.
+    expect(Math.min(...r.pool)).toBeGreaterThan(0.99);
   });
 
   it("the Worker agrees with the Python evaluation on the same frames (PNG)", async () => {
