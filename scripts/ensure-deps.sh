@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs on this machine, once: npm packages, ffmpeg
-# (Debian), and the Python environment. Sourced by start.sh and test.sh so the
+# and chromium (Debian), and the Python environment. Sourced by start.sh and test.sh so the
 # README's commands work on a fresh clone; .ci/run calls it too.
 # EDGEVID_SKIP_PYTHON=1 skips the Python environment (serving needs none).
 set -euo pipefail
@@ -18,12 +18,16 @@ if [ ! -f "$root/worker/decoder/build/h264.wasm" ]; then
 fi
 
 if [ "${EDGEVID_SKIP_PYTHON:-0}" != 1 ]; then
-  if ! command -v ffmpeg >/dev/null; then
+  # Debian packages the tests use: ffmpeg makes the test videos, chromium runs the page's browser tests.
+  missing=()
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "deps: installing ffmpeg (Debian)"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+      echo "deps: installing ${missing[*]} (Debian)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-      echo "deps: ffmpeg is missing: install the Debian package 'ffmpeg' (sudo apt-get install ffmpeg)" >&2
+      echo "deps: missing Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
       exit 1
     fi
   fi

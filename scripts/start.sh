@@ -23,6 +23,8 @@ cat <<MSG
 
 edgevid is serving models/default on http://127.0.0.1:$port  (Ctrl-C stops it)
 
+  # open http://127.0.0.1:$port/ in a browser: the playground page
+
   # classify the 8 frames of examples/frames (a held-out synthetic clip):
   curl -s$frames 'http://127.0.0.1:$port/v1/classify?topk=3'
 
