@@ -19,6 +19,9 @@ const USAGE = `usage: npm run train -- [--python PATH] [videotrain train options
     npm run train -- --data data/synthetic --arch x3d --preset tiny --epochs 12 --out runs/tiny
     npm run train -- --data DIR --preset x3d_m_kinetics --out runs/x3d-m   (a recipe in training/presets/)
     npm run train -- --data DIR --config my-recipe.json --lr 2e-4 --out runs/mine   (flags override the file)
+    npm run train -- --data DIR --preset tiny_finetune --pretrained X3D_tiny.pyth --out runs/tuned
+                    (fine-tune: .pyth/.pt/.pth/.safetensors or a run dir; the head is replaced when the
+                    class count differs; --freeze-backbone for a linear probe, --backbone-lr-mult X)
     npm run train -- make-dataset --out data/synthetic      (other videotrain commands too)
     npm run train -- explain --run runs/tiny VIDEO [--label NAME] [--method gradcam|cam]   (Grad-CAM pictures)
   --python PATH   the interpreter to use (default: .venv/bin/python, made by npm run setup:python;

@@ -31,8 +31,10 @@ def _options(*argv: str) -> TrainOptions:
     return train_options(build_parser().parse_args(["train", "--out", "unused", *argv]))
 
 
-def test_the_bundled_presets_are_tiny_and_the_kinetics_recipes():
-    assert bundled_presets() == sorted(["tiny", *ZOO_PARAMS])
+def test_the_bundled_presets_are_tiny_its_fine_tuning_and_the_kinetics_recipes():
+    assert bundled_presets() == sorted(["tiny", "tiny_finetune", *ZOO_PARAMS])
+    tune = load_preset(PRESETS_DIR / "tiny_finetune.json")
+    assert (tune["arch"], tune["preset"], tune["backbone_lr_mult"], tune["freeze_backbone"]) == ("x3d", "tiny", 0.1, False)
 
 
 @pytest.mark.parametrize("name", sorted(ZOO_PARAMS))

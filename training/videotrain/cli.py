@@ -70,6 +70,15 @@ def _train_parser(sub) -> None:
     o.add_argument("--grad-clip", type=float, help="max gradient norm (0: off; tiny: 1)")
     o.add_argument("--hflip", choices=["auto", "on", "off"],
                    help="horizontal flips; auto (tiny): only with the label permutation a dataset.json declares")
+    f = p.add_argument_group("fine-tuning (no download: FILE is a checkpoint you have)")
+    f.add_argument("--pretrained", metavar="FILE",
+                   help="start from a checkpoint: PyTorchVideo's .pyth ({'model_state': ...}), a state dict (.pt/.pth), "
+                        ".safetensors, or a run directory; loaded strictly but for the classification head, which is "
+                        "replaced when the class count differs")
+    f.add_argument("--freeze-backbone", action="store_true", default=None,
+                   help="linear probe: only the head trains; the backbone's weights and BatchNorm statistics stay")
+    f.add_argument("--backbone-lr-mult", type=float, metavar="X",
+                   help="the backbone's learning rate as a multiple of --lr (the head's); e.g. 0.1")
     a = p.add_argument_group("augmentation (all off in tiny)")
     a.add_argument("--randaugment", dest="rand_augment", type=_layers_magnitude, metavar="N,M",
                    help="video RandAugment: N operations per clip at magnitude M (0-10), e.g. 2,9")
@@ -293,6 +302,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .checkpointing import CheckpointingError
     from .distributed import DistributedError
     from .precision import PrecisionError
+    from .pretrained import PretrainedError
     from .recipes import PresetError
     from .runs import RunError
     from .sampling import SamplingError
@@ -300,7 +310,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     return (DataError, RunError, ManifestError, UnknownModelError, LabeledListError, VideoReadError,
             SamplingError, ExportError, FFmpegNotFoundError, PrecisionError, DistributedError, CheckpointingError,
-            PresetError, ExplainError)
+            PresetError, ExplainError, PretrainedError)
 
 
 def train_options(args: argparse.Namespace) -> TrainOptions:
@@ -319,7 +329,7 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
         id=args.id, version=args.version, exporter=args.exporter, opset=args.opset, resume=args.resume,
         stop_after=args.stop_after,
         progress=not args.no_progress, tensorboard=not args.no_tensorboard, torchscript=args.torchscript,
-        deterministic=args.deterministic, **recipe,
+        deterministic=args.deterministic, pretrained=args.pretrained, **recipe,
     )
 
 

@@ -45,6 +45,8 @@ FIELDS: dict[tuple[str, ...], str] = {
     ("train", "accumSteps"): "accum_steps",
     ("train", "amp"): "amp",
     ("train", "checkpointActivations"): "checkpoint_activations",
+    ("train", "freezeBackbone"): "freeze_backbone",
+    ("train", "backboneLrMult"): "backbone_lr_mult",
     ("augment", "hflip"): "hflip",
     ("augment", "randAugment"): "rand_augment",
     ("augment", "mixup"): "mixup",

@@ -161,7 +161,9 @@ def build_manifest(
     passes: list[dict],
     dataset: dict | None,
     metrics: dict[str, float],
+    parent: dict | None = None,
 ) -> dict:
+    """`parent`: the checkpoint fine-tuning started from ({id, version, sha256}), else None."""
     return {
         "schemaVersion": MANIFEST_SCHEMA_VERSION,
         "id": model_id,
@@ -178,7 +180,7 @@ def build_manifest(
         "output": {"name": "logits", "kind": "logits"},
         "sampling": sampling,
         "provenance": {
-            "parent": None,
+            "parent": parent,
             "passes": passes,
             "dataset": dataset,
             "createdBy": f"videotrain {videotrain_version()}",

@@ -44,6 +44,7 @@ from .models import build_model, get_preset, model_kwargs
 from .models.profile import count_macs, count_params
 from .plots import plot_confusion, plot_curves
 from .precision import amp_name, autocast, grad_scaler, resolve_amp
+from .pretrained import freeze_backbone, head_prefix, load_pretrained, read_checkpoint
 from .runs import (
     RunDir,
     RunError,
@@ -120,6 +121,11 @@ class TrainOptions:
     mixup: float = 0.0
     cutmix: float = 0.0
     mix_prob: float = 1.0
+    # Fine-tuning (pretrained.py): the checkpoint to start from, a linear
+    # probe (only the head trains), the backbone's learning rate relative to lr.
+    pretrained: str | None = None
+    freeze_backbone: bool = False
+    backbone_lr_mult: float = 1.0
 
     def input(self) -> dict[str, Any]:
         """The input overrides for the model preset (registry.get_preset's keywords)."""
@@ -256,14 +262,20 @@ def cosine_with_warmup(total_steps: int, warmup_steps: int):
     return factor
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def param_groups(model: nn.Module, weight_decay: float, lr: float | None = None, backbone_lr_mult: float = 1.0) -> list[dict]:
     # No decay on norms and biases (1-D tensors): decaying BN scales only
-    # fights the normalization.
-    decay, no_decay = [], []
-    for p in model.parameters():
+    # fights the normalization. With backbone_lr_mult != 1 (fine-tuning), all
+    # but the head (pretrained.head_prefix) train at lr · backbone_lr_mult.
+    head = head_prefix(model) + "." if backbone_lr_mult != 1 else ""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+            backbone = bool(head) and not name.startswith(head)
+            groups.setdefault((backbone, p.ndim > 1), []).append(p)
+    return [
+        {"params": ps, "weight_decay": weight_decay if decay else 0.0, **({"lr": lr * backbone_lr_mult} if backbone else {})}
+        for (backbone, decay), ps in sorted(groups.items(), key=lambda kv: (kv[0][0], not kv[0][1]))
+    ]
 
 
 # ---------------------------------------------------------------- loops
@@ -399,6 +411,10 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     if opts.test_crops not in TEST_CROPS or (opts.test_clips is not None and opts.test_clips < 1):
         raise DataError(f"--test-crops must be one of {', '.join(map(str, TEST_CROPS))} and --test-clips >= 1")
     rank_batch = batch_size // d.world
+    if opts.freeze_backbone and not opts.pretrained:
+        raise DataError("--freeze-backbone trains only the head: it needs --pretrained FILE")
+    if opts.backbone_lr_mult < 0:
+        raise DataError(f"--backbone-lr-mult must be >= 0, got {opts.backbone_lr_mult}")
 
     run = RunDir(opts.out)
     if not opts.resume and (run.last.exists() or run.manifest.exists()):
@@ -450,6 +466,14 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     num_classes = len(labels)
     model = build_model(opts.arch, opts.preset, num_classes, **opts.input())
     kwargs = model_kwargs(opts.arch, opts.preset, num_classes, **opts.input())
+    pretrained, parent = None, None
+    if opts.pretrained:
+        ckpt = read_checkpoint(opts.pretrained)
+        pretrained = load_pretrained(model, ckpt, f"{opts.arch} preset {opts.preset} with {num_classes} classes")
+        parent = {"id": ckpt.id, "version": ckpt.version, "sha256": ckpt.sha256}
+        log(f"pretrained: {ckpt.path} ({ckpt.format}, sha256 {ckpt.sha256[:12]}), {pretrained['head']}")
+    if opts.freeze_backbone:
+        log(f"backbone frozen: {freeze_backbone(model)} parameters train ({head_prefix(model)})")
     params = count_params(model)
     macs = count_macs(model, (3, input_spec["frames"], input_spec["cropSize"], input_spec["cropSize"]))
     if opts.checkpoint_activations:
@@ -462,7 +486,7 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
     batches_per_epoch = rank_videos // rank_batch if rank_videos > rank_batch else 1
     steps_per_epoch = math.ceil(batches_per_epoch / opts.accum_steps)
     total_steps = epochs * steps_per_epoch
-    optimizer = torch.optim.AdamW(param_groups(model, opts.weight_decay), lr=lr)
+    optimizer = torch.optim.AdamW(param_groups(model, opts.weight_decay, lr, opts.backbone_lr_mult), lr=lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_with_warmup(total_steps, int(round(opts.warmup_epochs * steps_per_epoch)))
     )
@@ -486,6 +510,7 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
         "mixup": opts.mixup,
         "cutmix": opts.cutmix,
         "mixProb": opts.mix_prob,
+        **({"pretrained": pretrained, "freezeBackbone": opts.freeze_backbone, "backboneLrMult": opts.backbone_lr_mult} if pretrained else {}),
         "seed": opts.seed,
         "device": device.type,
         "amp": amp_name(dtype),
@@ -647,6 +672,7 @@ def _train(opts: TrainOptions, d: distributed.Dist) -> dict:
         architecture=f"{opts.arch}-{opts.preset}",
         labels=labels,
         opset=opts.opset,
+        parent=parent,
         input_spec=input_spec,
         sampling=sampling,
         passes=[
