@@ -6,7 +6,7 @@ FILE is PyTorchVideo's released format ({"model_state": state_dict} in a
 Nothing is downloaded: the user passes the file.
 
 The model loads it strictly except for the classification head (the last
-nn.Linear: X3D's and the ResNets' blocks[-1].proj, MViT's head.proj). When the
+nn.Linear: X3D's blocks.5.proj, the ResNets' blocks[-1].proj, MViT's head.1). When the
 checkpoint's head has another class count, the new head keeps its fresh
 initialization and the log says so. Any other missing, unexpected or
 differently shaped key is an error naming the first of them.
