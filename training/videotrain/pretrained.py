@@ -14,7 +14,6 @@ differently shaped key is an error naming the first of them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .manifest import sha256_file
 from .runs import RunDir, read_json
 
 
@@ -39,14 +39,6 @@ class Checkpoint:
     # The manifest's provenance.parent: a run's id and version, or the file's name.
     id: str
     version: str
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
@@ -90,7 +82,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", p.stem).strip("-") or "checkpoint"
-    return Checkpoint(path=p, format=fmt, sha256=_sha256(p), state=state, id=stem, version="checkpoint")
+    return Checkpoint(path=p, format=fmt, sha256=sha256_file(p), state=state, id=stem, version="checkpoint")
 
 
 def head_prefix(model: nn.Module) -> str:
@@ -101,8 +93,8 @@ def head_prefix(model: nn.Module) -> str:
     return linears[-1]
 
 
-def head_keys(model: nn.Module) -> set[str]:
-    prefix = head_prefix(model)
+def head_keys(model: nn.Module, prefix: str | None = None) -> set[str]:
+    prefix = prefix or head_prefix(model)
     return {k for k in model.state_dict() if k.startswith(prefix + ".")}
 
 
@@ -114,7 +106,8 @@ def _first(keys: list[str], what: str) -> str:
 def load_pretrained(model: nn.Module, ckpt: Checkpoint, what: str) -> dict:
     """Loads `ckpt` into `model` (in place); returns the record for the manifest. `what` names the model in errors."""
     own = model.state_dict()
-    head = head_keys(model)
+    prefix = head_prefix(model)
+    head = head_keys(model, prefix)
     state = ckpt.state
     missing = [k for k in own if k not in state and k not in head]
     unexpected = [k for k in state if k not in own]
@@ -126,18 +119,15 @@ def load_pretrained(model: nn.Module, ckpt: Checkpoint, what: str) -> dict:
     keep_head = all(k in state and state[k].shape == own[k].shape for k in head)
     weights = {k: v for k, v in state.items() if keep_head or k not in head}
     model.load_state_dict(weights, strict=keep_head)
-    prefix = head_prefix(model)
     classes = own[f"{prefix}.weight"].shape[0]
     old = state.get(f"{prefix}.weight")
     head_note = "kept" if keep_head else f"replaced: {old.shape[0] if old is not None else '?'} -> {classes} classes"
     return {"file": str(ckpt.path), "format": ckpt.format, "sha256": ckpt.sha256, "head": f"{prefix} {head_note}"}
 
 
-class _FrozenNorm:
-    """A forward pre-hook that keeps a norm layer in eval mode: a linear probe's backbone statistics stay as trained."""
-
-    def __call__(self, module: nn.Module, args: tuple) -> None:
-        module.eval()
+def _keep_eval(module: nn.Module, args: tuple) -> None:
+    """A forward pre-hook: the norm stays in eval mode whatever train() says, so a linear probe's backbone statistics stay as trained."""
+    module.eval()
 
 
 def freeze_backbone(model: nn.Module) -> int:
@@ -147,5 +137,5 @@ def freeze_backbone(model: nn.Module) -> int:
         p.requires_grad = name.startswith(head + ".")
     for name, m in model.named_modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and not name.startswith(head + "."):
-            m.register_forward_pre_hook(_FrozenNorm())
+            m.register_forward_pre_hook(_keep_eval)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -5,7 +5,7 @@
 import type { Manifest, SamplingPlan } from "../../contract/manifest.ts";
 import { topK, type Prediction } from "./classify.ts";
 import { classifyClips } from "./classify-clips.ts";
-import { explainClips, requireClassMap, type Explanation } from "./explain.ts";
+import { explainClips, type Explanation } from "./explain.ts";
 import { frameSlots } from "./preprocess.ts";
 import type { Bindings } from "./middleware.ts";
 import type { LoadedModel } from "./models.ts";
@@ -59,8 +59,6 @@ export async function classifyVideo(
   env: Bindings,
 ): Promise<VideoAnswer> {
   const { manifest } = model;
-  // Before any work: a model without a class map cannot explain.
-  if (options.explain) requireClassMap(manifest);
   const t0 = performance.now();
   // Metered: bytesRead counts the index and the samples together.
   const source = new MeteredSource(await openSource(input, env));

@@ -4,6 +4,7 @@
 // ReLU). Like Grad-CAM: the positive part, scaled so the clip's hottest
 // location is 1; the map's time steps spread over the model's frame slots.
 import type { Manifest } from "../../contract/manifest.ts";
+import type { ClassifyOptions } from "./api-schemas.ts";
 import { userError } from "./errors.ts";
 import type { OutputTensor } from "./ort.ts";
 import { ms } from "./timing.ts";
@@ -14,25 +15,22 @@ export interface ExplainGrid {
   w: number;
 }
 
-/** The class map's name, or a 409 naming how to get one. */
-export function requireClassMap(manifest: Manifest): string {
-  if (manifest.output.classMap) return manifest.output.classMap;
-  throw userError(
-    409,
-    "explain_unavailable",
-    `model ${manifest.id}@${manifest.version} has no class-map output, so it cannot explain`,
-    "explain with a model compiled by `npm run compile -- RUN --explain` (the bundled default model has one), or classify without explain",
-  );
-}
-
-/** The label to explain: the one asked for, else the answer's best. */
-export function explainedIndex(manifest: Manifest, label: string | undefined, best: number): number {
-  if (label === undefined) return best;
-  const index = manifest.labels.indexOf(label);
-  if (index < 0) {
+/** The request's explain and label options against the model, before any work: a 409 or 400 saying what to send instead. */
+export function checkExplainOptions(manifest: Manifest, { explain, label }: Pick<ClassifyOptions, "explain" | "label">): void {
+  if (label !== undefined && !explain) {
+    throw userError(400, "invalid_option", "label is given without explain=1", "label names the class to explain, with explain=1");
+  }
+  if (explain && !manifest.output.classMap) {
+    throw userError(
+      409,
+      "explain_unavailable",
+      `model ${manifest.id}@${manifest.version} has no class-map output, so it cannot explain`,
+      "explain with a model compiled by `npm run compile -- RUN --explain` (the bundled default model has one), or classify without explain",
+    );
+  }
+  if (label !== undefined && !manifest.labels.includes(label)) {
     throw userError(400, "unknown_label", `label "${label}" is not one of model ${manifest.id}@${manifest.version}'s labels`, `label: one of ${manifest.labels.join(", ")}`);
   }
-  return index;
 }
 
 export function gridOf(map: OutputTensor): ExplainGrid {
@@ -70,10 +68,10 @@ export interface Explanation {
   ms: number;
 }
 
-/** The answer's explain field: every clip's heatmaps for one class (`label`, else `best`). */
+/** The answer's explain field: every clip's heatmaps for one class (`label`, checked by checkExplainOptions, else `best`). */
 export function explainClips(manifest: Manifest, label: string | undefined, best: number, clips: readonly ExplainedClip[]): Explanation {
   const t0 = performance.now();
-  const index = explainedIndex(manifest, label, best);
+  const index = label === undefined ? best : manifest.labels.indexOf(label);
   const frames = manifest.input.frames;
   return {
     label: manifest.labels[index],

@@ -6,7 +6,7 @@ import { exclusively } from "./admission.ts";
 import { probabilities, runModel, topK } from "./classify.ts";
 import { classifyVideo } from "./classify-video.ts";
 import { userError } from "./errors.ts";
-import { explainClips, requireClassMap } from "./explain.ts";
+import { checkExplainOptions, explainClips } from "./explain.ts";
 import { decodeFrame } from "./frames.ts";
 import type { AppEnv } from "./middleware.ts";
 import { getModel, listModels, type LoadedModel } from "./models.ts";
@@ -40,7 +40,6 @@ function topkFor(manifest: Manifest, requested: number | undefined): number {
 
 /** Uploaded frames (one clip) → top-k, and with the options the heatmaps and the frames as the model sees them. */
 async function classifyFrames(frames: UploadedFrame[], { manifest, session }: LoadedModel, k: number, options: ClassifyOptions) {
-  if (options.explain) requireClassMap(manifest);
   // The model's T slots take the training's uniform temporal subsample of the
   // received frames; each distinct frame is decoded once, written into its
   // slots and dropped, so one decoded frame is alive at a time.
@@ -96,9 +95,7 @@ export async function classifyRequest(c: Context<AppEnv>): Promise<Response> {
   const request = await parseClassifyRequest(c);
   const model = await getModel(c.env.MODELS, request.options.model, request.options.version);
   const k = topkFor(model.manifest, request.options.topk);
-  if (request.options.label !== undefined && !request.options.explain) {
-    throw userError(400, "invalid_option", "label is given without explain=1", "label names the class to explain, with explain=1");
-  }
+  checkExplainOptions(model.manifest, request.options);
   const { timing, ...answer } =
     request.kind === "frames"
       ? await classifyFrames(request.frames, model, k, request.options)

@@ -27,7 +27,6 @@ const ACCEPTED_CREATE =
   'a JSON body {"video": "<R2 key>", "clipsPerVideo": N, "model"?: "<id>", "version"?: "<version>", "topk"?: k, "webhook"?: {"url": "https://…", "secret"?: "…"}}';
 const DEFAULT_TOPK = 5;
 
-
 const randomHex = (bytes: number) => Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
 const newJobId = () => `job_${randomHex(16)}`;
 const newSecret = () => `whsec_${randomHex(24)}`;
